@@ -1,0 +1,185 @@
+"""One loaded Qwen3-TTS checkpoint: loading, voice prompts, and frame-by-frame generation."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .codec import StreamingCodecDecoder
+from .compat import import_qwen_tts
+
+_LOGGER = logging.getLogger(__name__)
+
+FrameCallback = Callable[[torch.Tensor], None]
+
+
+class ModelKind(StrEnum):
+    CUSTOM_VOICE = "custom_voice"
+    BASE = "base"
+    VOICE_DESIGN = "voice_design"
+
+
+class ModelLoadError(Exception):
+    """A checkpoint could not be loaded; the message names it and says what to do."""
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    device: str = "auto"
+    dtype: str = "auto"
+    cache_dir: Path | None = None
+    local_files_only: bool = False
+
+
+@dataclass(frozen=True)
+class GenerationInput:
+    """What one utterance needs besides its text, in the model's own terms."""
+
+    language: str | None = None
+    speaker: str | None = None
+    instruct: str | None = None
+    clone_prompt: Any = None
+    """A ``qwen_tts.VoiceClonePromptItem``, for Base checkpoints."""
+
+
+def resolve_device(device: str) -> str:
+    if device != "auto":
+        return device
+    if torch.cuda.is_available():
+        return "cuda:0"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def resolve_dtype(dtype: str, device: str) -> torch.dtype:
+    """bf16 on accelerators (fp16 logits overflow in this model), fp32 on CPU."""
+    if dtype == "auto":
+        return torch.float32 if device == "cpu" else torch.bfloat16
+    table = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+    if dtype not in table:
+        raise ModelLoadError(f"dtype '{dtype}' is not supported; use auto, {', '.join(table)}")
+    return table[dtype]
+
+
+class QwenModel:
+    """A ``qwen_tts.Qwen3TTSModel`` plus a streaming decoder for its codec.
+
+    Not thread-safe: the talker keeps per-call state, so one thread uses an instance at a time.
+    """
+
+    def __init__(self, wrapper: Any, source: str) -> None:
+        self.wrapper = wrapper
+        self.source = source
+        self.kind = ModelKind(wrapper.model.tts_model_type)
+        self.codec = StreamingCodecDecoder(wrapper.model.speech_tokenizer.model.decoder)
+        self.sample_rate = int(wrapper.model.speech_tokenizer.get_output_sample_rate())
+
+    @classmethod
+    def load(cls, source: str, options: LoadOptions) -> QwenModel:
+        qwen_tts = import_qwen_tts()
+        device = resolve_device(options.device)
+        dtype = resolve_dtype(options.dtype, device)
+        _LOGGER.info("Loading %s on %s as %s", source, device, str(dtype).removeprefix("torch."))
+        started = time.monotonic()
+        kwargs: dict[str, Any] = {
+            "device_map": device,
+            "dtype": dtype,
+            "attn_implementation": "sdpa",
+            "local_files_only": options.local_files_only,
+        }
+        if options.cache_dir is not None:
+            kwargs["cache_dir"] = str(options.cache_dir)
+        try:
+            wrapper = qwen_tts.Qwen3TTSModel.from_pretrained(source, **kwargs)
+        except Exception as err:  # noqa: BLE001 - HF raises many types; all mean "cannot load"
+            hint = (
+                "it is not in the local cache and --local-files-only is set"
+                if options.local_files_only
+                else "check the Hugging Face id or folder, and the network"
+            )
+            raise ModelLoadError(f"cannot load model '{source}': {err} ({hint})") from err
+        wrapper.model.eval()
+        model = cls(wrapper, source)
+        _LOGGER.info(
+            "Loaded %s (%s, %s) in %.1f s",
+            source,
+            model.kind,
+            wrapper.model.tts_model_size,
+            time.monotonic() - started,
+        )
+        return model
+
+    @property
+    def speakers(self) -> list[str]:
+        return sorted(str(s).lower() for s in self.wrapper.model.get_supported_speakers())
+
+    @property
+    def follows_instructions(self) -> bool:
+        """Only 1.7B CustomVoice and VoiceDesign checkpoints follow instructions."""
+        if self.kind is ModelKind.VOICE_DESIGN:
+            return True
+        return self.kind is ModelKind.CUSTOM_VOICE and self.wrapper.model.tts_model_size not in "0b6"
+
+    def clone_prompt(self, audio: np.ndarray, sample_rate: int, transcript: str | None) -> Any:
+        """A voice-clone prompt (ICL when a transcript is given, else x-vector only)."""
+        items = self.wrapper.create_voice_clone_prompt(
+            ref_audio=(audio, sample_rate),
+            ref_text=transcript,
+            x_vector_only_mode=transcript is None,
+        )
+        return items[0]
+
+    def generate(
+        self, text: str, given: GenerationInput, max_frames: int, on_frame: FrameCallback
+    ) -> None:
+        """Runs upstream generation, calling ``on_frame`` with each [num_code_groups] frame.
+
+        ``on_frame`` may raise to stop generation; the exception propagates.
+        """
+        kwargs = self._generate_kwargs(text, given, max_frames)
+
+        def hook(_module: torch.nn.Module, _args: Any, output: Any) -> None:
+            codec_ids = output.hidden_states[1]
+            if codec_ids is not None:
+                on_frame(codec_ids[0])
+
+        handle = self.wrapper.model.talker.register_forward_hook(hook)
+        try:
+            with torch.inference_mode():
+                self.wrapper.model.generate(**kwargs)
+        finally:
+            handle.remove()
+
+    def _generate_kwargs(self, text: str, given: GenerationInput, max_frames: int) -> dict[str, Any]:
+        """The arguments ``qwen_tts``' own ``generate_*`` would pass to the model for one text."""
+        w = self.wrapper
+        kwargs: dict[str, Any] = w._merge_generate_kwargs(max_new_tokens=max_frames)
+        kwargs["input_ids"] = w._tokenize_texts([w._build_assistant_text(text)])
+        kwargs["languages"] = [given.language or "Auto"]
+        if self.kind is ModelKind.BASE:
+            if given.clone_prompt is None:
+                raise ValueError("a Base checkpoint needs a voice-clone prompt")
+            item = given.clone_prompt
+            kwargs["voice_clone_prompt"] = w._prompt_items_to_voice_clone_prompt([item])
+            kwargs["ref_ids"] = [
+                w._tokenize_texts([w._build_ref_text(item.ref_text)])[0] if item.ref_text else None
+            ]
+            kwargs["non_streaming_mode"] = False
+            return kwargs
+        instruct = given.instruct if self.follows_instructions else None
+        kwargs["instruct_ids"] = [
+            w._tokenize_texts([w._build_instruct_text(instruct)])[0] if instruct else None
+        ]
+        kwargs["non_streaming_mode"] = True
+        if self.kind is ModelKind.CUSTOM_VOICE:
+            kwargs["speakers"] = [given.speaker]
+        return kwargs

@@ -1,0 +1,187 @@
+"""Starting and stopping the server: models, voices, the Wyoming listener and zeroconf."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from functools import partial
+from urllib.parse import urlparse
+
+from wyoming.event import async_get_stdin, async_read_event
+from wyoming.server import AsyncServer, AsyncTcpServer
+
+from .discovery import ZeroconfAdvertiser
+from .handler import HandlerOptions, QwenTtsEventHandler, build_info
+from .scheduler import Scheduler
+from .settings import Settings
+from .voices import Voice, VoiceCatalog, scan_voices_dir
+
+_LOGGER = logging.getLogger(__name__)
+
+SHUTDOWN_TIMEOUT_S = 1.5
+
+
+class StartupError(Exception):
+    """The server cannot start; the message says why and what to do."""
+
+
+def load_catalog_and_engine(settings: Settings) -> tuple[VoiceCatalog, object]:
+    """Loads the models the configured voices need and prepares every voice once."""
+    from .engine.engine import Engine
+    from .engine.model import LoadOptions, ModelLoadError
+
+    clones: list[Voice] = []
+    if settings.voices_dir is not None:
+        clones, problems = scan_voices_dir(settings.voices_dir)
+        for problem in problems:
+            _LOGGER.error("Skipping %s", problem)
+    if settings.custom_voice_model is None and not clones:
+        raise StartupError(
+            "no voices: premium voices are disabled (--custom-voice-model none) and no cloned "
+            "voices were found; add NAME.wav + NAME.txt to --voices-dir"
+        )
+    options = LoadOptions(
+        device=settings.device,
+        dtype=settings.dtype,
+        cache_dir=settings.data_dir,
+        local_files_only=settings.local_files_only,
+    )
+    try:
+        engine = Engine.load(
+            custom_voice_model=settings.custom_voice_model,
+            base_model=settings.base_model if clones else None,
+            options=options,
+            seed=settings.seed,
+        )
+    except ModelLoadError as err:
+        raise StartupError(str(err)) from err
+
+    usable: list[Voice] = []
+    for voice in clones:
+        try:
+            engine.prepare_voice(voice)
+        except Exception as err:  # noqa: BLE001 - one bad reference must not stop the server
+            _LOGGER.error("Skipping cloned voice '%s': %s", voice.name, err)
+        else:
+            usable.append(voice)
+    voices = engine.premium_voices() + usable
+    if not voices:
+        raise StartupError("no usable voices; see the errors above")
+    try:
+        catalog = VoiceCatalog(voices, default=settings.voice)
+    except ValueError as err:
+        raise StartupError(f"--voice: {err}") from err
+    _LOGGER.info("Voices: %s (default: %s)", ", ".join(catalog.names), catalog.default.name)
+    return catalog, engine
+
+
+async def serve(settings: Settings) -> None:
+    """Runs the server until SIGTERM/SIGINT or, for stdio://, the end of input."""
+    catalog, engine = await asyncio.to_thread(load_catalog_and_engine, settings)
+    scheduler = Scheduler(engine.synthesize, lambda request: engine.model_kind_for(request.voice))
+    handler_factory = partial(
+        QwenTtsEventHandler,
+        info=build_info(catalog),
+        catalog=catalog,
+        scheduler=scheduler,
+        options=HandlerOptions(samples_per_chunk=settings.samples_per_chunk, language=settings.language),
+    )
+    try:
+        if urlparse(settings.uri).scheme == "stdio":
+            await _serve_stdio(handler_factory)
+        else:
+            await _serve_socket(settings, handler_factory)
+    finally:
+        scheduler.close(timeout=SHUTDOWN_TIMEOUT_S)
+
+
+async def _serve_socket(settings: Settings, handler_factory: partial[QwenTtsEventHandler]) -> None:
+    server = AsyncServer.from_uri(settings.uri)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await server.start(handler_factory)
+    advertiser: ZeroconfAdvertiser | None = None
+    try:
+        if isinstance(server, AsyncTcpServer):
+            host, port = _bound_address(server)
+            _LOGGER.info("Listening on tcp://%s:%s", host, port)
+            print(f"READY tcp://{host}:{port}", file=sys.stderr, flush=True)
+            if settings.zeroconf_name:
+                advertiser = ZeroconfAdvertiser(
+                    settings.zeroconf_name,
+                    port,
+                    bind_host=server.host,
+                    advertise_host=settings.zeroconf_host,
+                    interfaces=list(settings.zeroconf_interfaces)
+                    if settings.zeroconf_interfaces
+                    else None,
+                )
+                try:
+                    await advertiser.start()
+                except OSError as err:
+                    _LOGGER.error("Zeroconf advertisement failed (%s); add the server by host and port", err)
+                    advertiser = None
+        else:
+            _LOGGER.info("Listening on %s", settings.uri)
+            print(f"READY {settings.uri}", file=sys.stderr, flush=True)
+        await stop.wait()
+        _LOGGER.info("Stopping")
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        if advertiser is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(advertiser.stop(), SHUTDOWN_TIMEOUT_S)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(_stop_server(server), SHUTDOWN_TIMEOUT_S)
+
+
+async def _stop_server(server: AsyncServer) -> None:
+    handlers = list(server._handlers.values())
+    for handler in handlers:
+        await handler.disconnect()
+    await server.stop()
+
+
+async def _serve_stdio(handler_factory: partial[QwenTtsEventHandler]) -> None:
+    """One connection over stdin/stdout; at the end of input, finishes the answers under way."""
+    reader = await async_get_stdin()
+    loop = asyncio.get_running_loop()
+    transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, sys.stdout)
+    writer = asyncio.StreamWriter(transport, protocol, None, loop)
+    handler = handler_factory(reader, writer)
+    read_task = asyncio.create_task(_read_until_eof(reader, handler))
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    stop_task = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({read_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+        if read_task.done() and not stop.is_set():
+            await handler.finish()
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        read_task.cancel()
+        stop_task.cancel()
+        await handler.disconnect()
+        with contextlib.suppress(Exception):
+            await writer.drain()
+
+
+async def _read_until_eof(reader: asyncio.StreamReader, handler: QwenTtsEventHandler) -> None:
+    while (event := await async_read_event(reader)) is not None:
+        if not await handler.handle_event(event):
+            break
+
+
+def _bound_address(server: AsyncTcpServer) -> tuple[str, int]:
+    """The listening address, with the real port when the URI asked for port 0."""
+    sockets = server._server.sockets if server._server is not None else []
+    port = sockets[0].getsockname()[1] if sockets else server.port
+    return server.host, int(port)

@@ -1,0 +1,36 @@
+"""The interface between the Wyoming side and whatever synthesizes speech.
+
+It knows nothing of torch or of Wyoming, so that the handler and the scheduler work the same with
+the local engine or, later, a remote backend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from .voices import Voice
+
+
+@dataclass(frozen=True)
+class SynthesisRequest:
+    """One sentence in one voice."""
+
+    text: str
+    voice: Voice
+    language: str | None = None
+    """The model's language name (see ``voices.model_language``); None means Auto."""
+    instruct: str | None = None
+
+
+class AudioSink(Protocol):
+    """Where a synthesizer writes 24 kHz 16-bit mono PCM; polled for cancellation per frame."""
+
+    def write(self, pcm: bytes) -> None: ...
+
+    @property
+    def cancelled(self) -> bool: ...
+
+
+class SynthesisCancelled(Exception):
+    """The sink was cancelled while synthesizing."""
