@@ -241,7 +241,16 @@ def _sizes(size: str) -> dict[str, Any]:
 
 def _build_text_tokenizer():
     """A Qwen2TokenizerFast over a byte-level BPE trained on a small built-in corpus."""
-    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+    from tokenizers import (
+        AddedToken,
+        Regex,
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        trainers,
+    )
     from transformers import Qwen2TokenizerFast
 
     backend = Tokenizer(models.BPE(unk_token=None, byte_fallback=False))
@@ -267,6 +276,10 @@ def _build_text_tokenizer():
     corpus = [line.replace("<|im_start|>", "").replace("<|im_end|>", "") for line in _CORPUS]
     corpus += ["assistant\nuser\nsystem\n"] * 20
     backend.train_from_iterator(corpus, trainer=trainer)
+    # After the learned vocabulary and in Qwen's order, as in Qwen's tokenizer (151643, ...).
+    backend.add_special_tokens(
+        [AddedToken(t, special=True, normalized=False) for t in _SPECIAL_TOKENS]
+    )
 
     tokenizer = Qwen2TokenizerFast(
         tokenizer_object=backend,
@@ -627,8 +640,13 @@ def build_checkpoint(
     processor = Qwen3TTSProcessor(tokenizer=tokenizer)
     processor.save_pretrained(out_dir)
 
+    (out_dir / "preprocessor_config.json").write_text(
+        json.dumps({"processor_class": "Qwen3TTSProcessor"}, indent=2) + "\n"
+    )
+
     codec_dir = out_dir / "speech_tokenizer"
     codec.save_pretrained(codec_dir, safe_serialization=True)
+    _fix_saved_config(codec_dir / "config.json")
     generation = codec_dir / "generation_config.json"
     if generation.exists():
         generation.unlink()
@@ -643,13 +661,15 @@ def build_checkpoint(
 
 
 def _fix_saved_config(path: Path) -> None:
-    """Undo what save_pretrained writes that from_pretrained cannot read back."""
+    """Undo what save_pretrained writes that from_pretrained cannot read back.
+
+    Sub-configs without a model_type (the speaker encoder's, the codec decoder's) are saved with
+    ``"model_type": ""``; reloading the speaker encoder's then fails.
+    """
     data = json.loads(path.read_text())
-    # The speaker encoder config is a plain PretrainedConfig without a model_type; saving writes
-    # "model_type": "" and reloading then fails.
-    sub = data.get("speaker_encoder_config")
-    if isinstance(sub, dict) and not sub.get("model_type"):
-        sub.pop("model_type", None)
+    for value in data.values():
+        if isinstance(value, dict) and value.get("model_type", None) == "":
+            del value["model_type"]
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 

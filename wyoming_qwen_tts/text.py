@@ -14,8 +14,9 @@ Where a sentence ends
   ``I`` (initials, ``J. R. R. Tolkien``, ``z. B.``), a dotted abbreviation of 1-2 letter parts
   (``e.g.``, ``a.m.``, ``U.S.``), a number of 1-3 digits at the start of a sentence (list
   marker ``1.``), or a 1-2 digit number followed by a German month or ordinal noun
-  (``3. Oktober``, ``zum 2. Mal``).  Dots followed by anything else than whitespace never end
-  a sentence: ``21.5``, ``1.2.3``, ``7.30``, ``example.com``, ``www.home-assistant.io/docs``.
+  (``3. Oktober``, ``zum 2. Mal``).  Dots followed by anything but whitespace or a
+  Chinese/Japanese character never end a sentence: ``21.5``, ``1.2.3``, ``7.30``,
+  ``example.com``, ``www.home-assistant.io/docs``.
 * After a run containing CJK sentence punctuation ``。！？；．｡`` (plus closing quotes or
   brackets), whatever follows, since CJK text has no spaces; ``．`` between digits is a decimal
   point.
@@ -72,6 +73,7 @@ _WEAK = ".…"
 _CJK_TERMINATORS = "。！？；．｡"
 _TERMINATORS = _STRONG + _WEAK + _CJK_TERMINATORS
 _CLOSERS = "\"')]}»”’›」』】》〉）］｝〕〗〙〛＂＇"
+_SPACED_BEFORE = " \u00a0\u202f"  # French typography: « Bonjour. »
 _NEWLINES = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 _CLAUSE = ",;:—–"
 _CJK_CLAUSE = "，、：；﹐﹑︰"
@@ -270,7 +272,9 @@ class SentenceStream:
             if j > limit:
                 return j, j
         k = j
-        while (ch := at(k)) and ch in _CLOSERS:
+        while (ch := at(k)) and (
+            ch in _CLOSERS or (ch in _SPACED_BEFORE and self._guillemet(k + 1))
+        ):
             k += 1
             if k > limit:
                 return k, k
@@ -297,6 +301,10 @@ class SentenceStream:
         if run == "." and k == j and self._abbreviation_before(i, n):
             return None, k
         return k, k
+
+    def _guillemet(self, i: int) -> bool:
+        ch = self._at(i)
+        return bool(ch) and ch in "»›"
 
     def _abbreviation_before(self, i: int, n: int) -> bool:
         """Whether the word before the period at ``i`` makes it a non-final period.
@@ -380,9 +388,9 @@ def split_sentences(text: str) -> list[str]:
 
 
 def frame_budget(text: str, frames_per_second: float = 12.5) -> int:
-    """A cap on the codec frames generated for ``text`` (one sentence), about twice the time
-    it takes to say at a normal rate, so that a generation that fails to stop is cut off.
+    """A cap on the codec frames to generate for one sentence, so a runaway generation stops.
 
+    About twice the time the text takes to say at a normal rate, and deterministic:
     seconds = 2.0 + 0.13 per letter + 0.35 per digit (numbers expand when read out:
     "2026" -> "twenty twenty-six") + 0.45 per Han, kana or hangul character; other characters
     count nothing.  Returns ``ceil(seconds * frames_per_second)``.  Appending text never lowers

@@ -1,0 +1,31 @@
+"""Shared fixtures: tiny random checkpoints built with the real qwen_tts classes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .checkpoints import build_checkpoint
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)  # tiny models run 5-40x faster on one thread here (FACTS.md)
+
+
+@pytest.fixture(scope="session")
+def custom_voice_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_checkpoint(tmp_path_factory.mktemp("custom_voice"), "custom_voice")
+
+
+@pytest.fixture(scope="session")
+def base_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_checkpoint(tmp_path_factory.mktemp("base"), "base")
+
+
+@pytest.fixture(scope="session")
+def voice_design_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_checkpoint(tmp_path_factory.mktemp("voice_design"), "voice_design")
