@@ -485,10 +485,10 @@ def _init_weights(
         raise ValueError(mode)
 
     def randn_(t, scale):
-        t.copy_(torch.randn(t.shape, generator=generator, dtype=torch.float32).mul_(scale))
+        t.normal_(0.0, scale, generator=generator)
 
     def uniform_(t, bound):
-        t.copy_(torch.rand(t.shape, generator=generator, dtype=torch.float32).mul_(2 * bound).sub_(bound))
+        t.uniform_(-bound, bound, generator=generator)
 
     modules = dict(root.named_modules())
     gains = gains or {}

@@ -107,3 +107,36 @@ def write_reference(path: Path, seconds: float, *, amplitude: float = 0.3, seed:
     envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 4.0 * t)
     wave = amplitude * envelope * (0.6 * tones / 3 + 0.4 * rng.standard_normal(t.shape))
     soundfile.write(str(path), np.clip(wave, -1, 1).astype(np.float32), 24000, subtype="PCM_16")
+
+
+class ServerProcessClient(AsyncClient):
+    """Runs ``python -m wyoming_qwen_tts --uri stdio:// ARGS`` and talks to its stdin/stdout."""
+
+    def __init__(self, args: list[str], log_path: Path) -> None:
+        super().__init__()
+        self._args = args
+        self._log_path = log_path
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def connect(self) -> None:
+        with self._log_path.open("wb") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "wyoming_qwen_tts", "--uri", "stdio://", *self._args,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=log,
+                cwd=REPO_ROOT,
+                env=server_env(),
+            )  # fmt: skip
+        self._reader = self.process.stdout
+        self._writer = self.process.stdin  # type: ignore[assignment]
+
+    async def disconnect(self) -> None:
+        """Closes stdin (end of input) and waits for the server to exit by itself."""
+        assert self.process is not None and self.process.stdin is not None
+        self.process.stdin.close()
+        try:
+            await asyncio.wait_for(self.process.wait(), 30)
+        except TimeoutError:
+            self.process.kill()
+            raise
