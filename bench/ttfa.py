@@ -374,6 +374,7 @@ async def measure_over_wyoming(
     runs: int,
     voice: str,
     chunk_delay_s: float,
+    engine: EngineTimer,
     log: Callable[[str], None],
 ) -> dict[str, object]:
     voices, describe_ms = await describe_voices(server.host, server.port)
@@ -390,8 +391,16 @@ async def measure_over_wyoming(
         f"total {warm.total_ms:.0f} ms, {warm.audio_s:.2f} s audio"
     )
 
-    # Round-robin over scenarios so that slow drift of the machine hits all of them alike.
+    # The in-process engine gets the same warm-up, while the server idles.
+    await asyncio.sleep(SETTLE_S)
+    log(f"engine warm-up (cold, in this process): first chunk {engine.warm_up():.1f} ms")
+
+    # Round-robin over the engine and the scenarios, so that drift of the machine's load (a
+    # shared 2-core machine is noisy) hits all of them alike. The server idles while the engine in
+    # this process runs, and the other way round.
     for index in range(runs):
+        await asyncio.sleep(SETTLE_S)
+        log(f"run {index + 1}/{runs} engine in this process: first chunk {engine.measure():.1f} ms")
         for scenario in scenarios:
             cut = index >= scenario.full_runs
             await asyncio.sleep(SETTLE_S)
@@ -452,42 +461,49 @@ class _FirstChunkSink:
         return not self.full and self.first is not None
 
 
-def measure_engine(
-    checkpoint: Path, voice_name: str, text: str, runs: int, seed: int, threads: int, log: Callable[[str], None]
-) -> list[float]:
-    """The engine's own first-chunk time for ``text`` (one sentence), in ms, ``runs`` times."""
-    import torch
+class EngineTimer:
+    """The engine loaded in this process, timing its own first chunk for one sentence."""
 
-    from wyoming_qwen_tts.engine.engine import Engine
-    from wyoming_qwen_tts.engine.model import LoadOptions
-    from wyoming_qwen_tts.synthesis import SynthesisCancelled, SynthesisRequest
-    from wyoming_qwen_tts.voices import premium_voice
+    def __init__(self, checkpoint: Path, voice_name: str, text: str, seed: int, threads: int) -> None:
+        import torch
 
-    torch.set_num_threads(threads)
-    engine = Engine.load(
-        custom_voice_model=str(checkpoint), base_model=None, options=LoadOptions(device="cpu"), seed=seed
-    )
-    request = SynthesisRequest(text=text, voice=premium_voice(voice_name))
+        from wyoming_qwen_tts.engine.engine import Engine
+        from wyoming_qwen_tts.engine.model import LoadOptions
+        from wyoming_qwen_tts.synthesis import SynthesisCancelled, SynthesisRequest
+        from wyoming_qwen_tts.voices import premium_voice
 
-    def once(full: bool) -> float:
+        torch.set_num_threads(threads)
+        self._cancelled_error = SynthesisCancelled
+        self.engine = Engine.load(
+            custom_voice_model=str(checkpoint), base_model=None, options=LoadOptions(device="cpu"), seed=seed
+        )
+        self.request = SynthesisRequest(text=text, voice=premium_voice(voice_name))
+        self.firsts_ms: list[float] = []
+        self.warmup_ms: float | None = None
+
+    def once(self, full: bool = False) -> float:
+        """Milliseconds from ``Engine.synthesize`` to its first ``write``.
+
+        Unless ``full``, the sink cancels right after the first chunk: what follows it cannot
+        change it, and a whole sentence of the tiny checkpoint takes seconds.
+        """
         sink = _FirstChunkSink(full)
         sink.started = time.perf_counter()
         try:
-            engine.synthesize(request, sink)
-        except SynthesisCancelled:
+            self.engine.synthesize(self.request, sink)
+        except self._cancelled_error:
             pass
         if sink.first is None:
             raise RuntimeError("the engine wrote no audio")
         return (sink.first - sink.started) * 1000.0
 
-    warm = once(full=True)  # like the server's warm-up: one whole sentence
-    log(f"engine warm-up (cold): first chunk {warm:.1f} ms")
-    firsts: list[float] = []
-    for index in range(runs):
-        time.sleep(SETTLE_S)
-        firsts.append(once(full=False))  # what follows the first chunk cannot change it
-        log(f"engine run {index + 1}/{runs}: first chunk {firsts[-1]:.1f} ms")
-    return firsts
+    def warm_up(self) -> float:
+        self.warmup_ms = self.once(full=True)  # like the server's warm-up: one whole sentence
+        return self.warmup_ms
+
+    def measure(self) -> float:
+        self.firsts_ms.append(self.once())
+        return self.firsts_ms[-1]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -656,13 +672,16 @@ def main(argv: list[str] | None = None) -> int:
             Scenario("10 sentences, one-shot", TEN_SENTENCES, False, 10, args.ten_full_runs),
             Scenario("10 sentences, streaming", TEN_SENTENCES, True, 10, args.ten_full_runs),
         ]
+        engine = EngineTimer(checkpoint, args.voice, ONE_SENTENCE, args.seed, args.threads)
         server = ServerProcess(checkpoint, threads=args.threads, seed=args.seed)
         started = time.perf_counter()
         server.start()
         log(f"server READY on {server.host}:{server.port} after {time.perf_counter() - started:.1f} s")
         try:
             extra = asyncio.run(
-                measure_over_wyoming(server, scenarios, args.runs, args.voice, args.chunk_delay_ms / 1000.0, log)
+                measure_over_wyoming(
+                    server, scenarios, args.runs, args.voice, args.chunk_delay_ms / 1000.0, engine, log
+                )
             )
         except BaseException:
             print("server log tail:\n" + server.log_tail(), file=sys.stderr)
@@ -670,8 +689,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             code = server.stop()
             log(f"server stopped (exit code {code})")
-
-        engine_ms = measure_engine(checkpoint, args.voice, ONE_SENTENCE, args.runs, args.seed, args.threads, log)
+        engine_ms = engine.firsts_ms
 
     lines, figures = build_report(scenarios, engine_ms)
     print()
@@ -681,7 +699,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"checkpoint: {args.checkpoint or 'tiny random (tests/checkpoints.py)'}")
     print(
-        "engine 1st chunk: Engine.synthesize in this process, first sentence, median; "
+        "engine 1st chunk: Engine.synthesize in this process (interleaved with the runs), "
+        "first sentence, median; "
         "srv log 1st: the server's own 'first audio after' (--debug, 1 ms steps); "
         "RTF: audio s / wall s over full runs"
     )
@@ -696,6 +715,7 @@ def main(argv: list[str] | None = None) -> int:
             "seed": args.seed,
             "cpus": os.cpu_count(),
             "checkpoint": str(args.checkpoint) if args.checkpoint else "tiny",
+            "engine_warmup_first_chunk_ms": engine.warmup_ms,
             **extra,
         }
         print()
