@@ -147,7 +147,9 @@ class ServerProcess:
         if match is None:
             tail = "".join(self._lines[-30:])
             self.stop()
-            raise RuntimeError(f"the server did not print READY within {READY_TIMEOUT_S:.0f} s:\n{tail}")
+            raise RuntimeError(
+                f"the server did not print READY within {READY_TIMEOUT_S:.0f} s:\n{tail}"
+            )
         self.host, self.port = match.group(1), int(match.group(2))
 
     def _read_stderr(self) -> None:
@@ -165,7 +167,9 @@ class ServerProcess:
         with self._cond:
             return len(self._lines)
 
-    def wait_for(self, pattern: re.Pattern[str], *, since: int, timeout: float) -> re.Match[str] | None:
+    def wait_for(
+        self, pattern: re.Pattern[str], *, since: int, timeout: float
+    ) -> re.Match[str] | None:
         """The first log line from ``since`` on that matches, waiting at most ``timeout`` s."""
         deadline = time.monotonic() + timeout
         with self._cond:
@@ -195,7 +199,10 @@ class ServerProcess:
             try:
                 proc.wait(timeout=STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
-                print(f"server did not stop within {STOP_TIMEOUT_S:.0f} s of SIGTERM; killing it", file=sys.stderr)
+                print(
+                    f"server did not stop within {STOP_TIMEOUT_S:.0f} s of SIGTERM; killing it",
+                    file=sys.stderr,
+                )
                 proc.kill()
                 proc.wait(timeout=STOP_TIMEOUT_S)
         if self._reader is not None:
@@ -341,7 +348,9 @@ async def describe_voices(host: str, port: int) -> tuple[list[str], float]:
         await client.write_event(Describe().event())
         deadline = t0 + 10.0
         while True:
-            event = await asyncio.wait_for(client.read_event(), max(0.01, deadline - time.perf_counter()))
+            event = await asyncio.wait_for(
+                client.read_event(), max(0.01, deadline - time.perf_counter())
+            )
             if event is None:
                 raise ConnectionError("the server closed the connection")
             if Info.is_type(event.type):
@@ -428,7 +437,11 @@ async def measure_over_wyoming(
                 if cut
                 else f"total {run.total_ms:.0f} ms, {run.audio_s:.2f} s audio, RTF {run.rtf:.2f}"
             )
-            srv = "" if run.server_first_ms is None else f", server log first audio {run.server_first_ms:.0f} ms"
+            srv = (
+                ""
+                if run.server_first_ms is None
+                else f", server log first audio {run.server_first_ms:.0f} ms"
+            )
             log(f"run {index + 1}/{runs} {scenario.name}: TTFA {run.ttfa_ms:.1f} ms{srv}; {detail}")
     return {"describe_ms": describe_ms, "warmup": asdict(warm) | {"rtf": warm.rtf}}
 
@@ -464,7 +477,9 @@ class _FirstChunkSink:
 class EngineTimer:
     """The engine loaded in this process, timing its own first chunk for one sentence."""
 
-    def __init__(self, checkpoint: Path, voice_name: str, text: str, seed: int, threads: int) -> None:
+    def __init__(
+        self, checkpoint: Path, voice_name: str, text: str, seed: int, threads: int
+    ) -> None:
         import torch
 
         from wyoming_qwen_tts.engine.engine import Engine
@@ -475,7 +490,10 @@ class EngineTimer:
         torch.set_num_threads(threads)
         self._cancelled_error = SynthesisCancelled
         self.engine = Engine.load(
-            custom_voice_model=str(checkpoint), base_model=None, options=LoadOptions(device="cpu"), seed=seed
+            custom_voice_model=str(checkpoint),
+            base_model=None,
+            options=LoadOptions(device="cpu"),
+            seed=seed,
         )
         self.request = SynthesisRequest(text=text, voice=premium_voice(voice_name))
         self.firsts_ms: list[float] = []
@@ -518,14 +536,18 @@ def _fmt(value: float | None, spec: str = ".1f") -> str:
     return "-" if value is None else format(value, spec)
 
 
-def build_report(scenarios: list[Scenario], engine_ms: list[float]) -> tuple[list[str], dict[str, object]]:
+def build_report(
+    scenarios: list[Scenario], engine_ms: list[float]
+) -> tuple[list[str], dict[str, object]]:
     engine_median = _median(engine_ms)
     rows = []
     summary: dict[str, dict[str, object]] = {}
     for s in scenarios:
         ttfa = [r.ttfa_ms for r in s.runs]
         srv = [r.server_first_ms for r in s.runs if r.server_first_ms is not None]
-        srv_overhead = [r.ttfa_ms - r.server_first_ms for r in s.runs if r.server_first_ms is not None]
+        srv_overhead = [
+            r.ttfa_ms - r.server_first_ms for r in s.runs if r.server_first_ms is not None
+        ]
         rtfs = [r.rtf for r in s.runs if r.rtf is not None]
         totals = [r.total_ms for r in s.runs if r.total_ms is not None]
         med = _median(ttfa)
@@ -572,7 +594,9 @@ def build_report(scenarios: list[Scenario], engine_ms: list[float]) -> tuple[lis
     widths = [max(len(header[i]), *(len(row[i]) for row in rows)) for i in range(len(header))]
 
     def line(cells: tuple[str, ...]) -> str:
-        return " | ".join(c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(cells))
+        return " | ".join(
+            c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(cells)
+        )
 
     out = [line(header), "-+-".join("-" * w for w in widths), *(line(row) for row in rows)]
 
@@ -603,8 +627,9 @@ def build_report(scenarios: list[Scenario], engine_ms: list[float]) -> tuple[lis
         ok = ratio <= TEN_OVER_ONE_TARGET
         checks[f"ten vs one {mode}"] = ok
         out.append(
-            f"  {'PASS' if ok else 'FAIL'}  first audio for ten sentences <= {TEN_OVER_ONE_TARGET}x "
-            f"one sentence  [{mode}]: {ten_med:.1f} / {one_med:.1f} ms = {ratio:.2f}x"
+            f"  {'PASS' if ok else 'FAIL'}  first audio for ten sentences <= "
+            f"{TEN_OVER_ONE_TARGET}x one sentence  [{mode}]: "
+            f"{ten_med:.1f} / {one_med:.1f} ms = {ratio:.2f}x"
         )
     return out, {"scenarios": summary, "engine_first_chunk_ms": engine_ms, "checks": checks}
 
@@ -615,14 +640,23 @@ def build_report(scenarios: list[Scenario], engine_ms: list[float]) -> tuple[lis
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--checkpoint", type=Path, help="CustomVoice checkpoint folder (default: build a tiny random one in a temp dir)"
+        "--checkpoint",
+        type=Path,
+        help="CustomVoice checkpoint folder (default: build a tiny random one in a temp dir)",
     )
-    parser.add_argument("--runs", type=int, default=5, help="measured runs per scenario (default: 5)")
+    parser.add_argument(
+        "--runs", type=int, default=5, help="measured runs per scenario (default: 5)"
+    )
     parser.add_argument("--voice", default="ryan", help="premium voice (default: ryan)")
     parser.add_argument(
-        "--threads", type=int, default=1, help="torch threads, here and in the server via OMP_NUM_THREADS (default: 1)"
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads, here and in the server via OMP_NUM_THREADS (default: 1)",
     )
-    parser.add_argument("--seed", type=int, default=7, help="the server's and the engine's --seed (default: 7)")
+    parser.add_argument(
+        "--seed", type=int, default=7, help="the server's and the engine's --seed (default: 7)"
+    )
     parser.add_argument(
         "--ten-full-runs",
         type=int,
@@ -676,11 +710,18 @@ def main(argv: list[str] | None = None) -> int:
         server = ServerProcess(checkpoint, threads=args.threads, seed=args.seed)
         started = time.perf_counter()
         server.start()
-        log(f"server READY on {server.host}:{server.port} after {time.perf_counter() - started:.1f} s")
+        elapsed = time.perf_counter() - started
+        log(f"server READY on {server.host}:{server.port} after {elapsed:.1f} s")
         try:
             extra = asyncio.run(
                 measure_over_wyoming(
-                    server, scenarios, args.runs, args.voice, args.chunk_delay_ms / 1000.0, engine, log
+                    server,
+                    scenarios,
+                    args.runs,
+                    args.voice,
+                    args.chunk_delay_ms / 1000.0,
+                    engine,
+                    log,
                 )
             )
         except BaseException:

@@ -133,6 +133,14 @@ def test_startup_errors_are_one_clear_line(args: list[str], message: str) -> Non
     assert len(error_lines) == 1, result.stderr
 
 
+def test_unknown_default_voice_is_one_clear_line(custom_voice_checkpoint: Path) -> None:
+    result = run_cli("--uri", "tcp://127.0.0.1:0", "--no-zeroconf", "--device", "cpu",
+                     "--custom-voice-model", str(custom_voice_checkpoint), "--voice", "nobody")  # fmt: skip
+    assert result.returncode == 1
+    assert "--voice: voice 'nobody' not found; available: dylan, ono_anna, ryan, vivian" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_wrong_checkpoint_kind_is_refused(base_checkpoint: Path) -> None:
     result = run_cli("--uri", "tcp://127.0.0.1:0", "--no-zeroconf", "--device", "cpu",
                      "--custom-voice-model", str(base_checkpoint))  # fmt: skip

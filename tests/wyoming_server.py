@@ -18,7 +18,7 @@ from wyoming.client import AsyncClient
 from wyoming.event import Event
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-READY = re.compile(r"READY tcp://([^:]+):(\d+)")
+READY = re.compile(r"Ready: listening on tcp://([^:]+):(\d+)")
 
 
 def server_env() -> dict[str, str]:

@@ -17,7 +17,7 @@ from .discovery import ZeroconfAdvertiser
 from .handler import HandlerOptions, QwenTtsEventHandler, build_info
 from .scheduler import Scheduler
 from .settings import Settings
-from .voices import Voice, VoiceCatalog, scan_voices_dir
+from .voices import Voice, VoiceCatalog, VoiceError, scan_voices_dir
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def load_catalog_and_engine(settings: Settings) -> tuple[VoiceCatalog, object]:
         raise StartupError("no usable voices; see the errors above")
     try:
         catalog = VoiceCatalog(voices, default=settings.voice)
-    except ValueError as err:
+    except VoiceError as err:
         raise StartupError(f"--voice: {err}") from err
     _LOGGER.info("Voices: %s (default: %s)", ", ".join(catalog.names), catalog.default.name)
     return catalog, engine
@@ -96,6 +96,7 @@ async def serve(settings: Settings) -> None:
             await _serve_socket(settings, handler_factory)
     finally:
         scheduler.close(timeout=SHUTDOWN_TIMEOUT_S)
+        _LOGGER.debug("Stopped")
 
 
 async def _serve_socket(settings: Settings, handler_factory: partial[QwenTtsEventHandler]) -> None:
@@ -109,8 +110,7 @@ async def _serve_socket(settings: Settings, handler_factory: partial[QwenTtsEven
     try:
         if isinstance(server, AsyncTcpServer):
             host, port = _bound_address(server)
-            _LOGGER.info("Listening on tcp://%s:%s", host, port)
-            print(f"READY tcp://{host}:{port}", file=sys.stderr, flush=True)
+            _LOGGER.info("Ready: listening on tcp://%s:%s", host, port)
             if settings.zeroconf_name:
                 advertiser = ZeroconfAdvertiser(
                     settings.zeroconf_name,
@@ -127,8 +127,7 @@ async def _serve_socket(settings: Settings, handler_factory: partial[QwenTtsEven
                     _LOGGER.error("Zeroconf advertisement failed (%s); add the server by host and port", err)
                     advertiser = None
         else:
-            _LOGGER.info("Listening on %s", settings.uri)
-            print(f"READY {settings.uri}", file=sys.stderr, flush=True)
+            _LOGGER.info("Ready: listening on %s", settings.uri)
         await stop.wait()
         _LOGGER.info("Stopping")
     finally:

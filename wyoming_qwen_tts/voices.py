@@ -158,7 +158,7 @@ def scan_voices_dir(voices_dir: Path) -> tuple[list[Voice], list[str]]:
     problems: list[str] = []
     if not voices_dir.is_dir():
         return voices, [f"voices dir {voices_dir} does not exist"]
-    for audio_path in sorted(voices_dir.glob("*.wav")):
+    for audio_path in sorted(voices_dir.glob("*.wav"), key=lambda path: path.stem):
         name = audio_path.stem
         transcript_path = audio_path.with_suffix(".txt")
         if not transcript_path.is_file():
@@ -174,7 +174,7 @@ def scan_voices_dir(voices_dir: Path) -> tuple[list[Voice], list[str]]:
             continue
         try:
             language = _read_voice_language(audio_path.with_suffix(".yaml"))
-        except (OSError, ValueError, yaml.YAMLError) as err:
+        except ValueError as err:
             problems.append(f"cloned voice '{name}': {err}")
             continue
         voices.append(
@@ -190,15 +190,26 @@ def scan_voices_dir(voices_dir: Path) -> tuple[list[Voice], list[str]]:
 
 
 def _read_voice_language(yaml_path: Path) -> str | None:
+    """The language in NAME.yaml, if any; raises ValueError naming the file."""
     if not yaml_path.is_file():
         return None
-    data = yaml.safe_load(yaml_path.read_text(encoding="utf-8")) or {}
+    try:
+        data = yaml.safe_load(yaml_path.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError) as err:
+        raise ValueError(f"cannot read {yaml_path.name}: {err}") from err
+    except yaml.YAMLError as err:
+        where = getattr(err, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
+        raise ValueError(f"{yaml_path.name} is not valid YAML{line}") from err
     if not isinstance(data, dict):
         raise ValueError(f"{yaml_path.name} must be a mapping such as 'language: en'")
     language = data.get("language")
     if language is not None and not isinstance(language, str):
         raise ValueError(f"{yaml_path.name}: 'language' must be a string such as 'en'")
-    return model_language(language)
+    try:
+        return model_language(language)
+    except ValueError as err:
+        raise ValueError(f"{yaml_path.name}: {err}") from err
 
 
 def load_reference_audio(path: Path) -> tuple[np.ndarray, int]:
@@ -206,7 +217,9 @@ def load_reference_audio(path: Path) -> tuple[np.ndarray, int]:
     try:
         samples, sample_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, OSError) as err:
-        raise VoiceError(f"{path.name} is not a readable audio file: {err}") from err
+        raise VoiceError(
+            f"{path.name} is not a readable audio file ({err}); save the recording as WAV"
+        ) from err
     mono = samples.mean(axis=1)
     seconds = mono.shape[0] / sample_rate
     if seconds < MIN_REFERENCE_SECONDS:
@@ -219,6 +232,8 @@ def load_reference_audio(path: Path) -> tuple[np.ndarray, int]:
             f"{path.name} is {seconds:.1f} s long; use a clip of at most "
             f"{MAX_REFERENCE_SECONDS:.0f} s"
         )
-    if not np.isfinite(mono).all() or float(np.abs(mono).max()) < _SILENCE_PEAK:
+    if not np.isfinite(mono).all():
+        raise VoiceError(f"{path.name} contains invalid (NaN or infinite) samples; export it again")
+    if float(np.abs(mono).max()) < _SILENCE_PEAK:
         raise VoiceError(f"{path.name} is silent; record the reference again")
     return np.ascontiguousarray(mono), int(sample_rate)
