@@ -81,9 +81,25 @@ LOG_TIMEOUT_S = 10.0
 SETTLE_S = 0.2
 """Pause between runs, so that one run's tail (socket close, cancellation) does not bleed in."""
 
-_READY = re.compile(r"READY tcp://([^:\s]+):(\d+)")
+_READY = re.compile(r"(?:READY |Ready: listening on )tcp://([^:\s]+):(\d+)")
 _SPOKE = re.compile(r"Spoke .* first audio after ([0-9.]+) s")
+_SUBMITTING = re.compile(r"^([0-9]+\.[0-9]+) .*Submitting ")
+LOG_FORMAT = "%(created).6f %(levelname)s:%(name)s:%(message)s"
+_RECORD = re.compile(r"^[0-9]+\.[0-9]{6} [A-Z]+:")
+"""The server's --log-format: wall-clock times, to place its 'Submitting' line on our clock."""
 _CANCELLED = re.compile(r"Cancelled ")
+
+LEGEND = """\
+  TTFA: first request event written (the first synthesize-chunk when streaming) -> first
+        audio-chunk read, on a fresh connection per run; median and min over the runs
+  engine 1st chunk: Engine.synthesize in this process -> its first write, same first sentence,
+        median over runs interleaved with the Wyoming runs; overhead = TTFA med - that
+  srv log 1st: the server's own engine 'first audio after' (--debug log, 1 ms steps), median;
+        ovh vs log: median over runs of (TTFA - srv log 1st) of the same run
+  req->submit: first request event -> the server's 'Submitting' log line for the first sentence
+        (wall clocks of both processes), median
+  total, RTF: first request event -> last event, and audio seconds / wall seconds, over the runs
+        read to the end ("full runs"); the other runs disconnect after the first audio"""
 
 OVERHEAD_TARGET_MS = 5.0
 TEN_OVER_ONE_TARGET = 1.2
@@ -130,7 +146,7 @@ class ServerProcess:
             str(self.seed),
         ]
         if self.debug:
-            cmd.append("--debug")
+            cmd += ["--debug", "--log-format", LOG_FORMAT]
         self.proc = subprocess.Popen(
             cmd,
             cwd=REPO,
@@ -185,6 +201,22 @@ class ServerProcess:
                     return None
                 self._cond.wait(min(remaining, 0.5))
 
+    def problems(self) -> list[list[str]]:
+        """Log records at WARNING or above, each with its continuation lines (tracebacks)."""
+        records: list[list[str]] = []
+        current: list[str] | None = None
+        with self._cond:
+            lines = list(self._lines)
+        for line in lines:
+            if _RECORD.match(line):
+                current = None
+                if re.match(r"\S+ (WARNING|ERROR|CRITICAL):", line):
+                    current = [line.rstrip()]
+                    records.append(current)
+            elif current is not None:
+                current.append(line.rstrip())
+        return records
+
     def log_tail(self, n: int = 20) -> str:
         with self._cond:
             return "".join(self._lines[-n:])
@@ -222,6 +254,9 @@ class Run:
     audio_s: float | None = None
     server_first_ms: float | None = None
     """The engine's first audio as the server logged it (--debug, 1 ms resolution)."""
+    submit_ms: float | None = None
+    """First request event to the server's log line submitting the first sentence (wall clock)."""
+    t0_wall: float = 0.0
 
     @property
     def rtf(self) -> float | None:
@@ -293,7 +328,7 @@ async def run_once(
     deadline = time.perf_counter() + RUN_TIMEOUT_S
     client = AsyncTcpClient(host, port)
     await asyncio.wait_for(client.connect(), 10.0)
-    t0_box = [0.0]
+    t0_box = [0.0, 0.0]
     wanted = SynthesizeVoice(name=voice)
     try:
         if streaming:
@@ -301,7 +336,7 @@ async def run_once(
 
             async def send() -> None:
                 pieces = llm_pieces(text)
-                t0_box[0] = time.perf_counter()
+                t0_box[:] = time.perf_counter(), time.time()
                 for piece in pieces:
                     await client.write_event(SynthesizeChunk(text=piece).event())
                     if chunk_delay_s:
@@ -314,7 +349,7 @@ async def run_once(
         else:
 
             async def send() -> None:
-                t0_box[0] = time.perf_counter()
+                t0_box[:] = time.perf_counter(), time.time()
                 await client.write_event(Synthesize(text=text, voice=wanted).event())
 
             last_type = "audio-stop"
@@ -337,6 +372,7 @@ async def run_once(
         ttfa_ms=(first - t0) * 1000.0,
         total_ms=None if end is None else (end - t0) * 1000.0,
         audio_s=audio_s,
+        t0_wall=t0_box[1],
     )
 
 
@@ -423,6 +459,9 @@ async def measure_over_wyoming(
                 cut=cut,
                 chunk_delay_s=chunk_delay_s,
             )
+            submitted = server.wait_for(_SUBMITTING, since=mark, timeout=LOG_TIMEOUT_S)
+            if submitted is not None:
+                run.submit_ms = (float(submitted.group(1)) - run.t0_wall) * 1000.0
             if cut:
                 scenario.cut_runs += 1
                 # The server cancels the rest on disconnect; wait until it has, so that the next
@@ -442,8 +481,10 @@ async def measure_over_wyoming(
                 if run.server_first_ms is None
                 else f", server log first audio {run.server_first_ms:.0f} ms"
             )
-            log(f"run {index + 1}/{runs} {scenario.name}: TTFA {run.ttfa_ms:.1f} ms{srv}; {detail}")
-    return {"describe_ms": describe_ms, "warmup": asdict(warm) | {"rtf": warm.rtf}}
+            sub = "" if run.submit_ms is None else f", submitted after {run.submit_ms:.1f} ms"
+            head = f"run {index + 1}/{runs} {scenario.name}"
+            log(f"{head}: TTFA {run.ttfa_ms:.1f} ms{sub}{srv}; {detail}")
+    return {"describe_ms": describe_ms, "warmup": _run_dict(warm)}
 
 
 def _server_first(server: ServerProcess, mark: int) -> float | None:
@@ -528,6 +569,12 @@ class EngineTimer:
 # Report
 
 
+def _run_dict(run: Run) -> dict[str, object]:
+    figures = asdict(run) | {"rtf": run.rtf}
+    figures.pop("t0_wall")
+    return figures
+
+
 def _median(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
@@ -548,6 +595,7 @@ def build_report(
         srv_overhead = [
             r.ttfa_ms - r.server_first_ms for r in s.runs if r.server_first_ms is not None
         ]
+        submits = [r.submit_ms for r in s.runs if r.submit_ms is not None]
         rtfs = [r.rtf for r in s.runs if r.rtf is not None]
         totals = [r.total_ms for r in s.runs if r.total_ms is not None]
         med = _median(ttfa)
@@ -559,11 +607,12 @@ def build_report(
             "overhead_ms": overhead,
             "server_log_first_audio_median_ms": _median(srv),
             "overhead_vs_server_log_median_ms": _median(srv_overhead),
+            "request_to_submit_median_ms": _median(submits),
             "total_median_ms": _median(totals),
             "rtf_median": _median(rtfs),
             "full_runs": len(totals),
             "cut_runs": s.cut_runs,
-            "runs": [asdict(r) | {"rtf": r.rtf} for r in s.runs],
+            "runs": [_run_dict(r) for r in s.runs],
         }
         rows.append(
             (
@@ -574,6 +623,7 @@ def build_report(
                 _fmt(overhead, "+.1f"),
                 _fmt(_median(srv), ".0f"),
                 _fmt(_median(srv_overhead), "+.1f"),
+                _fmt(_median(submits), ".2f"),
                 _fmt(_median(totals), ".0f"),
                 _fmt(_median(rtfs), ".2f"),
                 f"{len(totals)}/{len(s.runs)}",
@@ -587,6 +637,7 @@ def build_report(
         "overhead (ms)",
         "srv log 1st (ms)",
         "ovh vs log",
+        "req->submit",
         "total med (ms)",
         "RTF",
         "full runs",
@@ -730,6 +781,11 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             code = server.stop()
             log(f"server stopped (exit code {code})")
+            problems = server.problems()
+            log(f"server logged {len(problems)} warning(s)/error(s)")
+            for record in problems[:5]:
+                for line in record[:40]:
+                    log(f"  | {line}")
         engine_ms = engine.firsts_ms
 
     lines, figures = build_report(scenarios, engine_ms)
@@ -739,12 +795,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.threads} torch thread(s), seed {args.seed}, {os.cpu_count()} CPUs)"
     )
     print(f"checkpoint: {args.checkpoint or 'tiny random (tests/checkpoints.py)'}")
-    print(
-        "engine 1st chunk: Engine.synthesize in this process (interleaved with the runs), "
-        "first sentence, median; "
-        "srv log 1st: the server's own 'first audio after' (--debug, 1 ms steps); "
-        "RTF: audio s / wall s over full runs"
-    )
+    print(LEGEND)
     print()
     for text_line in lines:
         print(text_line)

@@ -120,6 +120,13 @@ class QwenTtsEventHandler(AsyncEventHandler):
         self._write_lock = asyncio.Lock()
         self._answers: list[_Answer] = []
         self._stream: _Stream | None = None
+        self._gone = False
+
+    async def run(self) -> None:
+        try:
+            await super().run()
+        except (ConnectionError, OSError) as err:
+            _LOGGER.debug("Client went away: %s", err)
 
     async def handle_event(self, event: Event) -> bool:
         if Describe.is_type(event.type):
@@ -262,8 +269,17 @@ class QwenTtsEventHandler(AsyncEventHandler):
         return AudioStart(rate=SAMPLE_RATE, width=SAMPLE_WIDTH, channels=CHANNELS).event()
 
     async def _write(self, event: Event) -> None:
-        async with self._write_lock:
-            await self.write_event(event)
+        """Writes one event; once the client is gone, drops everything and cancels its work."""
+        if self._gone:
+            return
+        try:
+            async with self._write_lock:
+                await self.write_event(event)
+        except (ConnectionError, OSError) as err:
+            _LOGGER.debug("Client went away while writing: %s", err)
+            self._gone = True
+            for answer in self._answers:
+                answer.cancel_jobs()
 
 
 def _ms(samples: int) -> int:

@@ -15,6 +15,7 @@ import torch
 
 from .codec import StreamingCodecDecoder
 from .compat import import_qwen_tts
+from .frames import FrameLoop, Prompt, capture_prompt
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ class QwenModel:
         self.kind = ModelKind(wrapper.model.tts_model_type)
         self.codec = StreamingCodecDecoder(wrapper.model.speech_tokenizer.model.decoder)
         self.sample_rate = int(wrapper.model.speech_tokenizer.get_output_sample_rate())
+        self.frames = FrameLoop(wrapper.model)
 
     @classmethod
     def load(cls, source: str, options: LoadOptions) -> QwenModel:
@@ -138,26 +140,25 @@ class QwenModel:
         )
         return items[0]
 
+    def prompt(self, text: str, given: GenerationInput, max_frames: int) -> Prompt:
+        """Upstream's talker prompt for ``text``, built by upstream's own ``generate``."""
+        with torch.inference_mode():
+            return capture_prompt(self.wrapper.model, self._generate_kwargs(text, given, max_frames))
+
     def generate(
         self, text: str, given: GenerationInput, max_frames: int, on_frame: FrameCallback
     ) -> None:
-        """Runs upstream generation, calling ``on_frame`` with each [num_code_groups] frame.
+        """Generates ``text`` alone, calling ``on_frame`` with each [num_code_groups] frame.
 
         ``on_frame`` may raise to stop generation; the exception propagates.
         """
-        kwargs = self._generate_kwargs(text, given, max_frames)
-
-        def hook(_module: torch.nn.Module, _args: Any, output: Any) -> None:
-            codec_ids = output.hidden_states[1]
-            if codec_ids is not None:
-                on_frame(codec_ids[0])
-
-        handle = self.wrapper.model.talker.register_forward_hook(hook)
+        utterance = self.frames.add(self.prompt(text, given, max_frames))
         try:
-            with torch.inference_mode():
-                self.wrapper.model.generate(**kwargs)
+            while not utterance.finished:
+                for _, codes in self.frames.step():
+                    on_frame(codes)
         finally:
-            handle.remove()
+            self.frames.remove(utterance)
 
     def _generate_kwargs(self, text: str, given: GenerationInput, max_frames: int) -> dict[str, Any]:
         """The arguments ``qwen_tts``' own ``generate_*`` would pass to the model for one text."""

@@ -1,0 +1,200 @@
+"""Upstream's decoder layers as plain tensor operations on upstream's own weights.
+
+Calling the upstream modules costs more in Python (module dispatch, decorators, attention
+registries) than the tiny per-frame tensors cost to compute: the code predictor runs 15 times per
+frame. This runs the same operations, in the same order and on the same weights, so the results
+are bitwise those of the modules, without the dispatch. Rotary tables are computed once per
+position with upstream's rotary module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .kv_cache import StaticKVCache
+
+
+def rms_norm(hidden: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    """Upstream's RMSNorm: normalize in float32, then scale in the input dtype."""
+    if hidden.dtype == torch.float32 and weight.dim() == 1:
+        return F.rms_norm(hidden, weight.shape, weight, eps)
+    normed = F.rms_norm(hidden.to(torch.float32), weight.shape[-1:], eps=eps)
+    return weight * normed.to(hidden.dtype)
+
+
+def _rotate_half(x: torch.Tensor) -> torch.Tensor:
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+@dataclass(frozen=True)
+class _Layer:
+    input_norm: torch.Tensor
+    post_norm: torch.Tensor
+    qkv: torch.Tensor
+    qkv_bias: torch.Tensor | None
+    qk_norm: torch.Tensor
+    """[q_heads + kv_heads, head_dim]: q_norm's weight per query head, k_norm's per key head."""
+    o_proj: nn.Linear
+    gate_up: torch.Tensor
+    down_proj: torch.Tensor
+    act: Callable[[torch.Tensor], torch.Tensor]
+
+
+def _fuse(modules: list[nn.Linear], attribute: str) -> torch.Tensor | None:
+    """Concatenates the modules' weights (or biases) and makes each module's a view into it.
+
+    One matrix product instead of several gives bitwise the same outputs here, and sharing the
+    storage keeps the upstream modules working without doubling their memory.
+    """
+    parts = [getattr(module, attribute) for module in modules]
+    if any(part is None for part in parts):
+        return None
+    fused = torch.cat([part.detach() for part in parts])
+    offset = 0
+    for module, part in zip(modules, parts, strict=True):
+        setattr(module, attribute, nn.Parameter(fused[offset : offset + part.shape[0]], requires_grad=False))
+        offset += part.shape[0]
+    return fused
+
+
+class DecoderStack:
+    """The layers and final norm of an upstream talker or code-predictor model."""
+
+    def __init__(self, model: nn.Module) -> None:
+        config = model.config
+        self.eps = config.rms_norm_eps
+        self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+        self.q_heads = config.num_attention_heads
+        self.kv_heads = config.num_key_value_heads
+        self.kv_groups = self.q_heads // self.kv_heads
+        self.scaling = self.head_dim**-0.5
+        self.final_norm = model.norm.weight
+        self.layers = []
+        for layer in model.layers:
+            attention, mlp = layer.self_attn, layer.mlp
+            projections = [attention.q_proj, attention.k_proj, attention.v_proj]
+            qkv = _fuse(projections, "weight")
+            assert qkv is not None
+            qk_norm = torch.cat(
+                [
+                    attention.q_norm.weight.detach().expand(self.q_heads, -1),
+                    attention.k_norm.weight.detach().expand(self.kv_heads, -1),
+                ]
+            )
+            gate_up = _fuse([mlp.gate_proj, mlp.up_proj], "weight")
+            assert gate_up is not None
+            self.layers.append(
+                _Layer(
+                    input_norm=layer.input_layernorm.weight,
+                    post_norm=layer.post_attention_layernorm.weight,
+                    qkv=qkv,
+                    qkv_bias=_fuse(projections, "bias"),
+                    qk_norm=qk_norm,
+                    o_proj=attention.o_proj,
+                    gate_up=gate_up,
+                    down_proj=mlp.down_proj.weight,
+                    act=mlp.act_fn,
+                )
+            )
+
+    def forward(
+        self,
+        hidden: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        cache: StaticKVCache,
+        attention_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """``hidden`` [rows, queries, hidden]; ``cos``/``sin`` [rows, queries, head_dim]."""
+        cos = cos.unsqueeze(2)
+        sin = sin.unsqueeze(2)
+        rows, queries = hidden.shape[:2]
+        qk_heads = self.q_heads + self.kv_heads
+        for index, layer in enumerate(self.layers):
+            residual = hidden
+            normed = rms_norm(hidden, layer.input_norm, self.eps)
+            qkv = F.linear(normed, layer.qkv, layer.qkv_bias).view(rows, queries, -1, self.head_dim)
+            qk = rms_norm(qkv[:, :, :qk_heads], layer.qk_norm, self.eps)
+            qk = (qk * cos) + (_rotate_half(qk) * sin)
+            query = qk[:, :, : self.q_heads].transpose(1, 2)
+            key = qk[:, :, self.q_heads :].transpose(1, 2)
+            value = qkv[:, :, qk_heads:].transpose(1, 2)
+            key, value = cache.update(key, value, index)
+            attended = self._attention(query, key, value, attention_mask)
+            attended = attended.reshape(rows, queries, -1).contiguous()
+            hidden = residual + _linear(layer.o_proj, attended)
+            residual = hidden
+            normed = rms_norm(hidden, layer.post_norm, self.eps)
+            gate, up = F.linear(normed, layer.gate_up).chunk(2, dim=-1)
+            hidden = residual + F.linear(layer.act(gate) * up, layer.down_proj)
+        return rms_norm(hidden, self.final_norm, self.eps)
+
+    def _attention(
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        attention_mask: torch.Tensor | None,
+    ) -> torch.Tensor:
+        # As transformers' sdpa integration: grouped-query attention natively without a mask,
+        # repeated key/value heads with one.
+        if attention_mask is None:
+            out = F.scaled_dot_product_attention(
+                query, key, value, dropout_p=0.0, scale=self.scaling,
+                is_causal=query.shape[2] > 1, enable_gqa=self.kv_groups > 1,
+            )  # fmt: skip
+        else:
+            out = F.scaled_dot_product_attention(
+                query, _repeat_kv(key, self.kv_groups), _repeat_kv(value, self.kv_groups),
+                attn_mask=attention_mask, dropout_p=0.0, scale=self.scaling, is_causal=False,
+            )  # fmt: skip
+        return out.transpose(1, 2).contiguous()
+
+
+def _linear(module: nn.Linear, x: torch.Tensor) -> torch.Tensor:
+    return F.linear(x, module.weight, module.bias)
+
+
+def _repeat_kv(states: torch.Tensor, groups: int) -> torch.Tensor:
+    if groups == 1:
+        return states
+    batch, heads, length, dim = states.shape
+    expanded = states[:, :, None, :, :].expand(batch, heads, groups, length, dim)
+    return expanded.reshape(batch, heads * groups, length, dim)
+
+
+class RotaryTable:
+    """cos/sin for each position, from an upstream rotary module, grown on demand."""
+
+    def __init__(self, rotary: nn.Module, *, multimodal: bool, dtype: torch.dtype) -> None:
+        self._rotary = rotary
+        self._multimodal = multimodal
+        self._dtype = dtype
+        self.cos = torch.empty(0)
+        self.sin = torch.empty(0)
+
+    def ensure(self, positions: int) -> None:
+        if positions <= self.cos.shape[0]:
+            return
+        size = max(positions, 2 * self.cos.shape[0], 64)
+        device = self._rotary.inv_freq.device
+        ids = torch.arange(size, device=device).unsqueeze(0)
+        probe = torch.empty(0, dtype=self._dtype, device=device)
+        if self._multimodal:
+            # Text positions are equal in all three mrope sections, so any section's table is the
+            # table the sections would be assembled from.
+            cos, sin = self._rotary(probe, ids.unsqueeze(0).expand(3, -1, -1))
+            cos, sin = cos[0], sin[0]
+        else:
+            cos, sin = self._rotary(probe, ids)
+        self.cos, self.sin = cos[0], sin[0]
+
+    def lookup(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Tables for integer ``positions`` [rows, queries] -> [rows, queries, head_dim]."""
+        return self.cos[positions], self.sin[positions]
