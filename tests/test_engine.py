@@ -87,13 +87,19 @@ def test_chunk_schedule_starts_small_and_grows() -> None:
     assert [next(schedule) for _ in range(6)] == [2, 4, 8, 16, 16, 16]
 
 
+def generate_alone(model: QwenModel, text: str, given: GenerationInput, max_frames: int) -> list:
+    """Every frame of one utterance, generated alone in the model's frame loop."""
+    utterance = model.frames.add(model.prompt(text, given, max_frames))
+    frames = []
+    while not utterance.finished:
+        frames.extend(codes for _, codes in model.frames.step())
+    return frames
+
+
 def test_frames_equal_upstream_codes(custom_voice: QwenModel) -> None:
     text = "Open the garage door, please."
-    frames: list[torch.Tensor] = []
     torch.manual_seed(11)
-    custom_voice.generate(
-        text, GenerationInput(language="english", speaker="vivian"), 30, frames.append
-    )
+    frames = generate_alone(custom_voice, text, GenerationInput(language="english", speaker="vivian"), 30)
     torch.manual_seed(11)
     wavs, _ = custom_voice.wrapper.generate_custom_voice(
         text, speaker="vivian", language="english", max_new_tokens=30
@@ -138,9 +144,8 @@ def test_clone_equals_upstream(base: QwenModel, tmp_path: Path, mode: str) -> No
     prompt = base.clone_prompt(audio, rate, transcript)
     assert prompt.icl_mode is (mode == "icl")
     text = "The washing machine has finished."
-    frames: list[torch.Tensor] = []
     torch.manual_seed(2)
-    base.generate(text, GenerationInput(clone_prompt=prompt), 25, frames.append)
+    frames = generate_alone(base, text, GenerationInput(clone_prompt=prompt), 25)
     torch.manual_seed(2)
     wavs, _ = base.wrapper.generate_voice_clone(
         text,

@@ -170,7 +170,7 @@ class QwenTtsEventHandler(AsyncEventHandler):
             answer.close(error=str(err))
             return
         for sentence in split_sentences(text):
-            answer.add(self._submit(sentence, voice, language))
+            answer.add(self._submit(answer, sentence, voice, language))
         answer.close()
 
     # Streaming: a sentence is submitted as soon as it is complete in the incoming text.
@@ -203,11 +203,12 @@ class QwenTtsEventHandler(AsyncEventHandler):
     def _submit_sentences(self, stream: _Stream, sentences: Iterable[str]) -> None:
         assert stream.voice is not None
         for sentence in sentences:
-            stream.answer.add(self._submit(sentence, stream.voice, stream.language))
+            stream.answer.add(self._submit(stream.answer, sentence, stream.voice, stream.language))
 
-    def _submit(self, sentence: str, voice: Voice, language: str | None) -> Job:
+    def _submit(self, answer: _Answer, sentence: str, voice: Voice, language: str | None) -> Job:
         _LOGGER.debug("Submitting %r in voice %s (%s)", sentence, voice.name, language or "auto")
-        return self._scheduler.submit(SynthesisRequest(text=sentence, voice=voice, language=language))
+        request = SynthesisRequest(text=sentence, voice=voice, language=language)
+        return self._scheduler.submit(request, group=answer)
 
     def _resolve(self, requested: SynthesizeVoice | None) -> tuple[Voice, str | None]:
         voice = self._catalog.resolve(requested.name if requested else None)

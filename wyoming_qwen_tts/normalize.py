@@ -117,6 +117,7 @@ _LOG = logging.getLogger(__name__)
 _MAX_INT_DIGITS = 15
 _MAX_FRACTION_DIGITS = 6
 _MAX_NESTING = 10
+_MAX_STEPS = 4
 
 CJK_LANGUAGES = frozenset({"chinese", "japanese", "korean"})
 
@@ -565,13 +566,23 @@ def _is_han(o: int) -> bool:
 
 def _normalize(text: str, language: str | None) -> str:
     name = _language_name(language)
-    if name is None:
-        name = detect_language(text) or "english"
+    # One step leaves a fixed point for all but contrived input (markup split across lines,
+    # markers that only form after others are removed); a second step confirms it.  Detection
+    # looks at each step's input, so that the result is a fixed point for its own language.
+    for _ in range(_MAX_STEPS):
+        spoken = _normalize_step(text, name or detect_language(text) or "english")
+        if spoken == text:
+            break
+        text = spoken
+    return text
+
+
+def _normalize_step(text: str, name: str) -> str:
     text = _clean_characters(text)
     text = _strip_markdown(text, name)
     lang = _LANGS.get(name)
     if lang is not None:
-        text = _speak_numbers(text, lang)
+        text = _speak_numbers(_LOOSE_SPACE.sub(" ", text), lang)
     return _tidy(text)
 
 
@@ -624,17 +635,45 @@ def _clean_characters(text: str) -> str:
 
 def _tidy(text: str) -> str:
     text = " ".join(text.split())
-    previous = None
-    while previous != text:
+    for _ in range(_MAX_NESTING):
         previous = text
-        text = _EMPTY_BRACKETS.sub("", text)
+        text = _drop_empty_brackets(text)
         text = _SPACE_BEFORE_PUNCT.sub(r"\1", text)
         text = _REPEATED_STOP.sub(".", text)
         text = " ".join(text.split())
+        if text == previous:
+            break
     return text
 
 
-_EMPTY_BRACKETS = re.compile(r"\(\s*\)|\[\s*\]|\{\s*\}|（\s*）")
+_BRACKET_PAIRS = {")": "(", "]": "[", "}": "{", "）": "（"}
+
+
+def _drop_empty_brackets(text: str) -> str:
+    """Removes brackets with nothing but whitespace (or other such brackets) inside."""
+    out: list[str] = []
+    opened: list[list[int]] = []  # [index in out, whether it holds something], innermost last
+    for ch in text:
+        if ch in "([{（":
+            opened.append([len(out), 0])
+            out.append(ch)
+        elif opened and _BRACKET_PAIRS.get(ch) == out[opened[-1][0]]:
+            start, full = opened.pop()
+            if full:
+                out.append(ch)
+                if opened:
+                    opened[-1][1] = 1
+            else:
+                del out[start:]
+        else:
+            out.append(ch)
+            if opened and not ch.isspace():
+                opened[-1][1] = 1
+    return "".join(out)
+
+
+# Whitespace as it will be after _tidy, except for the spaces that group digits.
+_LOOSE_SPACE = re.compile(r"\s{2,}|[^\S \u00a0\u202f\u2009]")
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?…])(?!\d)")
 _REPEATED_STOP = re.compile(r"(?<!\.)\.\s+\.(?!\.)")
 
@@ -650,7 +689,13 @@ _FENCE = re.compile(
 )
 _BR = re.compile(r"<br\s*/?>", re.I)
 _AUTOLINK = re.compile(r"<((?:https?|ftp)://[^<>\s]+|mailto:[^<>\s]+|[^<>\s@]+@[^<>\s@]+)>", re.I)
-_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
+_TAG = re.compile(
+    r"</?(?:a|b|i|u|s|p|em|strong|small|big|mark|del|ins|sub|sup|code|pre|kbd|samp|var|span|div"
+    r"|font|center|ul|ol|li|dl|dt|dd|h[1-6]|hr|img|table|thead|tbody|tfoot|tr|td|th|caption"
+    r"|blockquote|q|cite|abbr|details|summary|section|article|header|footer|nav|main|aside"
+    r"|figure|figcaption|time|strike|tt)(?:\s[^<>]*)?/?>",
+    re.I,
+)
 _ENTITY = re.compile(r"&(nbsp|amp|lt|gt|quot|apos|#\d{1,7}|#[xX][0-9a-fA-F]{1,6});")
 _ENTITIES = {"nbsp": "\u00a0", "amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
 
@@ -658,9 +703,7 @@ _LINE_PREFIX = re.compile(
     r"^[ \t]*(?:>[ \t]?|#{1,6}(?:[ \t]+|$)|[-*+•‣◦▪·][ \t]+|\d{1,3}[.)](?:[ \t]+|$)"
     r"|\[[ xX]\][ \t]+)"
 )
-_HEADING_TAIL = re.compile(r"[ \t]+#+[ \t]*$")
 _RULE_LINE = re.compile(r"^[ \t]*(?:(?:[-*_=][ \t]*){3,}|[-=]+)[ \t]*$")
-_TABLE_SEPARATOR = re.compile(r"^[ \t]*\|?(?:[ \t]*:?-+:?[ \t]*\|)+(?:[ \t]*:?-+:?[ \t]*)?$")
 _REF_DEFINITION = re.compile(r"^[ \t]{0,3}\[[^\]\n]+\]:[ \t]*\S+.*$")
 
 _IMAGE = re.compile(r"!\[([^\[\]\n]*)\]\([^()\n]*\)")
@@ -677,7 +720,9 @@ _URL = re.compile(
     rf"(?<![^\W_])(?:(?:https?|ftp)://|www\.){_URL_CHARS}+",
     re.I,
 )
-_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+_EMAIL = re.compile(
+    r"(?<![\w.+@-])[\w.+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z][A-Za-z0-9-]*(?![\w@-]|\.[A-Za-z0-9])"
+)
 _TLDS = (
     "com|org|net|io|dev|app|ai|info|biz|eu|de|at|ch|fr|es|it|pt|br|ru|uk|nl|be|pl|se|no|dk|fi"
     "|cz|us|ca|au|nz|jp|cn|kr|tv|me|co|gov|edu|local|lan|home|arpa"
@@ -749,7 +794,19 @@ def _entity(match: re.Match[str]) -> str:
 
 
 def _strip_line(line: str, language: str) -> tuple[str, bool]:
-    if _RULE_LINE.match(line) or _TABLE_SEPARATOR.match(line) or _REF_DEFINITION.match(line):
+    """The line without markdown, and whether it was a block item (heading, list, table)."""
+    block = False
+    for _ in range(_MAX_NESTING):
+        stripped, is_block = _strip_line_once(line, language)
+        block = block or is_block
+        if stripped == line:
+            break
+        line = stripped
+    return line, block
+
+
+def _strip_line_once(line: str, language: str) -> tuple[str, bool]:
+    if _RULE_LINE.match(line) or _is_table_separator(line) or _REF_DEFINITION.match(line):
         return "", True
     block = False
     for _ in range(_MAX_NESTING):
@@ -757,7 +814,7 @@ def _strip_line(line: str, language: str) -> tuple[str, bool]:
         if match is None or (language == "german" and _is_german_ordinal_prefix(line, match)):
             break
         if match[0].lstrip().startswith("#"):
-            line = _HEADING_TAIL.sub("", line)
+            line = _without_closing_hashes(line)
         line = line[match.end() :]
         block = True
     if "|" in line:
@@ -774,6 +831,20 @@ def _strip_line(line: str, language: str) -> tuple[str, bool]:
     line = _UNDERSCORE.sub("", line)
     line = _HASHTAG.sub("", line)
     return _speak_addresses(line, language).strip(), block
+
+
+def _is_table_separator(line: str) -> bool:
+    """``|---|:--:|``"""
+    return "|" in line and "-" in line and not line.strip(" \t|:-")
+
+
+def _without_closing_hashes(line: str) -> str:
+    """``## Title ##`` -> ``## Title``"""
+    stripped = line.rstrip(" \t")
+    core = stripped.rstrip("#")
+    if core != stripped and core[-1:] in (" ", "\t"):
+        return core.rstrip(" \t")
+    return line
 
 
 def _is_german_ordinal_prefix(line: str, match: re.Match[str]) -> bool:
@@ -1002,15 +1073,31 @@ def _speak_numbers(text: str, lang: _Lang) -> str:
 
 
 def _safe(handler: _Handler, match: re.Match[str], lang: _Lang) -> str:
-    if _GLUED_DOT_WORD.match(match.string, match.end()):
-        return match[0]  # "0.0A.BE": part of something dotted, maybe a host name
+    if _glued(match):
+        return match[0]
     try:
         return handler(match, lang)
     except _Unsayable:
         return match[0]
 
 
-_GLUED_DOT_WORD = re.compile(r"\.[^\W\d_]")
+_GLUED_DOT_WORD = re.compile(r"\.[^\W_]")
+
+
+def _wordlike(ch: str) -> bool:
+    return ch.isalpha() or ch == "@"
+
+
+def _glued(match: re.Match[str]) -> bool:
+    """A number that is part of a word ("x2026-11-25", "0.0.0A"), an address or a dotted name."""
+    text, string, start, end = match[0], match.string, match.start(), match.end()
+    if not any(ch.isdigit() for ch in text):
+        return False
+    if start and _wordlike(string[start - 1]) and not text[0].isalpha():
+        return True
+    if end < len(string) and _wordlike(string[end]) and not text[-1].isalpha():
+        return True
+    return bool(_GLUED_DOT_WORD.match(string, end))
 
 
 def _group(match: re.Match[str], name: str) -> str | None:
@@ -1055,7 +1142,7 @@ def _passes(name: str) -> tuple[tuple[re.Pattern[str], _Handler], ...]:
     else:
         add(time + rf"(?:{sp}?(?:h|hs|horas|ore)\b)?", _time)
 
-    add(r"(?:#|№|\bNo\.|\bNr\.)[ \t]?(?=\d)", lambda m, lang_: f"{lang_.number} ")
+    add(r"(?:(?<![\w#&])#|№|\bNo\.|\bNr\.) ?(?=\d)", lambda m, lang_: f"{lang_.number} ")
     signed = rf"(?P<sign>(?<![\w.,)\]}}])[-−+])?(?P<num>{num})"
     currency = "[€$£₽]"
     add(rf"(?P<cur>{currency}){sp}?{signed}", _money)

@@ -1,33 +1,38 @@
-"""Runs synthesis jobs on one worker thread per model, off the event loop.
+"""Drives each model's batch on its own worker thread, fairly between rooms.
 
-Handlers on the event loop submit one job per sentence as soon as the sentence is known, and read
-each job's audio later, in order. A model's jobs run one at a time, in order of submission,
-because the model keeps per-call state. A cancelled job is skipped if it is still queued, and a
-running one stops at its next frame.
+Handlers on the event loop submit one job per sentence as soon as the sentence is known, tagged
+with the answer it belongs to, and read each job's audio later, in order. A model's worker keeps
+its batch full: whenever there is room it starts the next sentence of the answer served least
+recently (so a new answer gets its first audio before anyone's second sentence), at most one
+sentence per answer at a time (so each answer is spoken in order). Every step advances all
+started sentences by one frame. A cancelled job leaves the batch before the next step.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import queue
 import threading
-from collections.abc import AsyncIterator, Callable, Hashable
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Hashable, Mapping
 
-from .synthesis import AudioSink, SynthesisCancelled, SynthesisRequest
+from .synthesis import SynthesisBackend, SynthesisCancelled, SynthesisRequest
 
 _LOGGER = logging.getLogger(__name__)
-
-Synthesizer = Callable[[SynthesisRequest, AudioSink], None]
 
 _DONE = object()
 
 
 class Job:
-    """One submitted request: iterate it on the event loop to get its PCM."""
+    """One submitted sentence: iterate ``audio()`` on the event loop to get its PCM."""
 
-    def __init__(self, request: SynthesisRequest, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, request: SynthesisRequest, group: Hashable, loop: asyncio.AbstractEventLoop
+    ) -> None:
         self.request = request
+        self.group = group
         self._loop = loop
         self._items: asyncio.Queue[object] = asyncio.Queue()
         self._cancel = threading.Event()
@@ -44,12 +49,15 @@ class Job:
         self._cancel.set()
 
     async def audio(self) -> AsyncIterator[bytes]:
-        """The job's PCM as it is produced; raises what the synthesizer raised."""
+        """The job's PCM as it is produced; raises what synthesis raised."""
         while (item := await self._items.get()) is not _DONE:
             if isinstance(item, BaseException):
                 raise item
             assert isinstance(item, bytes)
             yield item
+
+    def _finish(self, error: BaseException | None = None) -> None:
+        self._put(_DONE if error is None else error)
 
     def _put(self, item: object) -> None:
         try:
@@ -58,54 +66,129 @@ class Job:
             self._cancel.set()
 
 
-class Scheduler:
-    """Routes each request to the worker thread of its model."""
+class _Worker:
+    """The thread that owns one backend."""
 
-    def __init__(self, synthesize: Synthesizer, route: Callable[[SynthesisRequest], Hashable]) -> None:
-        self._synthesize = synthesize
+    def __init__(self, name: str, backend: SynthesisBackend) -> None:
+        self.backend = backend
+        self.inbox: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._waiting: dict[Hashable, deque[Job]] = {}
+        self._last_served: dict[Hashable, int] = {}
+        self._clock = itertools.count()
+        self._running: dict[Job, object] = {}
+        self._jobs_by_handle: dict[int, Job] = {}
+        self.thread = threading.Thread(target=self._serve, name=name, daemon=True)
+
+    def _serve(self) -> None:
+        while self._receive(block=not self._running and not self._waiting):
+            self._drop_cancelled()
+            self._admit()
+            if self._running:
+                self._step()
+        self._stop_all()
+
+    def _receive(self, block: bool) -> bool:
+        """Moves submitted jobs to the waiting lists; False once the scheduler closes."""
+        try:
+            job = self.inbox.get(block=block)
+            while True:
+                if job is None:
+                    return False
+                self._waiting.setdefault(job.group, deque()).append(job)
+                job = self.inbox.get_nowait()
+        except queue.Empty:
+            return True
+
+    def _drop_cancelled(self) -> None:
+        for group, jobs in list(self._waiting.items()):
+            for job in [j for j in jobs if j.cancelled]:
+                jobs.remove(job)
+                job._finish(SynthesisCancelled())
+            if not jobs:
+                del self._waiting[group]
+        for job in [j for j in self._running if j.cancelled]:
+            self.backend.cancel(self._running[job])
+            self._done(job, SynthesisCancelled())
+
+    def _admit(self) -> None:
+        busy = {job.group for job in self._running}
+        while self.backend.active < self.backend.capacity:
+            ready = [group for group in self._waiting if group not in busy]
+            if not ready:
+                return
+            group = min(ready, key=lambda g: self._last_served.get(g, -1))
+            jobs = self._waiting[group]
+            job = jobs.popleft()
+            if not jobs:
+                del self._waiting[group]
+            self._last_served[group] = next(self._clock)
+            try:
+                handle = self.backend.start(job.request, job)
+            except Exception as err:  # noqa: BLE001 - this request fails; the others go on
+                _LOGGER.exception("Could not start %r", job.request.text[:80])
+                job._finish(err)
+                continue
+            self._running[job] = handle
+            self._jobs_by_handle[id(handle)] = job
+            busy.add(group)
+
+    def _step(self) -> None:
+        try:
+            finished = self.backend.step()
+        except Exception as err:  # noqa: BLE001 - e.g. out of memory: fail these, recover
+            _LOGGER.exception("Synthesis failed; resetting the batch")
+            self.backend.reset()
+            for job in list(self._running):
+                self._done(job, err)
+            return
+        for handle in finished:
+            self._done(self._jobs_by_handle[id(handle)])
+
+    def _done(self, job: Job, error: BaseException | None = None) -> None:
+        handle = self._running.pop(job)
+        del self._jobs_by_handle[id(handle)]
+        if not any(other.group == job.group for other in self._running) and (
+            job.group not in self._waiting
+        ):
+            self._last_served.pop(job.group, None)
+        job._finish(error)
+
+    def _stop_all(self) -> None:
+        for job in list(self._running):
+            self.backend.cancel(self._running[job])
+            self._done(job, SynthesisCancelled())
+        for jobs in self._waiting.values():
+            for job in jobs:
+                job._finish(SynthesisCancelled())
+        self._waiting.clear()
+
+
+class Scheduler:
+    """Routes each request to the worker of its model."""
+
+    def __init__(
+        self,
+        backends: Mapping[Hashable, SynthesisBackend],
+        route: Callable[[SynthesisRequest], Hashable],
+    ) -> None:
         self._route = route
-        self._workers: dict[Hashable, tuple[queue.SimpleQueue[Job | None], threading.Thread]] = {}
-        self._lock = threading.Lock()
+        self._workers = {key: _Worker(f"model-{key}", backend) for key, backend in backends.items()}
+        for worker in self._workers.values():
+            worker.thread.start()
         self._closed = False
 
-    def submit(self, request: SynthesisRequest) -> Job:
-        job = Job(request, asyncio.get_running_loop())
-        self._queue_for(self._route(request)).put(job)
+    def submit(self, request: SynthesisRequest, group: Hashable) -> Job:
+        """Queues one sentence of the answer ``group``."""
+        if self._closed:
+            raise RuntimeError("the server is shutting down")
+        job = Job(request, group, asyncio.get_running_loop())
+        self._workers[self._route(request)].inbox.put(job)
         return job
 
     def close(self, timeout: float = 1.0) -> None:
-        """Stops the workers after their current job; cancel running jobs first."""
-        with self._lock:
-            self._closed = True
-            workers = list(self._workers.values())
-        for jobs, _thread in workers:
-            jobs.put(None)
-        for _jobs, thread in workers:
-            thread.join(timeout)
-
-    def _queue_for(self, key: Hashable) -> queue.SimpleQueue[Job | None]:
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the server is shutting down")
-            if key not in self._workers:
-                jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
-                thread = threading.Thread(
-                    target=self._serve, args=(jobs,), name=f"model-{key}", daemon=True
-                )
-                self._workers[key] = (jobs, thread)
-                thread.start()
-            return self._workers[key][0]
-
-    def _serve(self, jobs: queue.SimpleQueue[Job | None]) -> None:
-        while (job := jobs.get()) is not None:
-            if job.cancelled:
-                continue
-            try:
-                self._synthesize(job.request, job)
-            except SynthesisCancelled as err:
-                job._put(err)
-            except Exception as err:  # noqa: BLE001 - reported to the request; the worker lives on
-                _LOGGER.exception("Synthesis of %r failed", job.request.text[:80])
-                job._put(err)
-            else:
-                job._put(_DONE)
+        """Cancels everything and stops the workers."""
+        self._closed = True
+        for worker in self._workers.values():
+            worker.inbox.put(None)
+        for worker in self._workers.values():
+            worker.thread.join(timeout)

@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 from functools import partial
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from wyoming.event import async_get_stdin, async_read_event
@@ -19,6 +20,9 @@ from .scheduler import Scheduler
 from .settings import Settings
 from .voices import Voice, VoiceCatalog, VoiceError, scan_voices_dir
 
+if TYPE_CHECKING:
+    from .engine.engine import Engine
+
 _LOGGER = logging.getLogger(__name__)
 
 SHUTDOWN_TIMEOUT_S = 1.5
@@ -28,7 +32,7 @@ class StartupError(Exception):
     """The server cannot start; the message says why and what to do."""
 
 
-def load_catalog_and_engine(settings: Settings) -> tuple[VoiceCatalog, object]:
+def load_catalog_and_engine(settings: Settings) -> tuple[VoiceCatalog, Engine]:
     """Loads the models the configured voices need and prepares every voice once."""
     from .engine.engine import Engine
     from .engine.model import LoadOptions, ModelLoadError
@@ -48,6 +52,7 @@ def load_catalog_and_engine(settings: Settings) -> tuple[VoiceCatalog, object]:
         dtype=settings.dtype,
         cache_dir=settings.data_dir,
         local_files_only=settings.local_files_only,
+        max_batch=settings.max_batch,
     )
     try:
         engine = Engine.load(
@@ -81,7 +86,10 @@ def load_catalog_and_engine(settings: Settings) -> tuple[VoiceCatalog, object]:
 async def serve(settings: Settings) -> None:
     """Runs the server until SIGTERM/SIGINT or, for stdio://, the end of input."""
     catalog, engine = await asyncio.to_thread(load_catalog_and_engine, settings)
-    scheduler = Scheduler(engine.synthesize, lambda request: engine.model_kind_for(request.voice))
+    scheduler = Scheduler(
+        {kind: engine.batch(kind) for kind in engine.models},
+        lambda request: engine.model_kind_for(request.voice),
+    )
     handler_factory = partial(
         QwenTtsEventHandler,
         info=build_info(catalog),

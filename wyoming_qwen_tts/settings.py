@@ -36,6 +36,8 @@ class Settings:
     zeroconf_host: str | None = None
     zeroconf_interfaces: tuple[str, ...] | None = None
     samples_per_chunk: int = 1024
+    max_batch: int = 4
+    """Sentences generated together per model (one per answer): rooms served at once."""
     data_dir: Path | None = None
     local_files_only: bool = False
     seed: int | None = None
@@ -84,6 +86,12 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="limit mDNS to the interface with this address (repeatable; default: all)",
     )
     parser.add_argument("--samples-per-chunk", type=int, default=1024, help="samples per audio-chunk")
+    parser.add_argument(
+        "--max-batch",
+        type=int,
+        default=4,
+        help="sentences generated together per model, one per answer (default: 4)",
+    )
     parser.add_argument("--data-dir", type=Path, help="model download cache (default: Hugging Face's)")
     parser.add_argument(
         "--local-files-only", action="store_true", help="never download; use the cache or folders only"
@@ -101,6 +109,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         custom_voice = None
     if args.samples_per_chunk < 1:
         raise ValueError("--samples-per-chunk must be at least 1")
+    if args.max_batch < 1:
+        raise ValueError("--max-batch must be at least 1")
     return Settings(
         uri=args.uri,
         custom_voice_model=custom_voice,
@@ -114,6 +124,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         zeroconf_host=args.zeroconf_host,
         zeroconf_interfaces=tuple(args.zeroconf_interface) if args.zeroconf_interface else None,
         samples_per_chunk=args.samples_per_chunk,
+        max_batch=args.max_batch,
         data_dir=args.data_dir,
         local_files_only=args.local_files_only,
         seed=args.seed,

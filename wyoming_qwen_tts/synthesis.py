@@ -34,3 +34,34 @@ class AudioSink(Protocol):
 
 class SynthesisCancelled(Exception):
     """The sink was cancelled while synthesizing."""
+
+
+class SynthesisBackend(Protocol):
+    """Synthesizes several requests at once, advancing all of them one step at a time.
+
+    Not thread-safe: one worker thread drives a backend. Requests join (``start``) and leave
+    (``cancel``, or finishing) between steps.
+    """
+
+    @property
+    def capacity(self) -> int:
+        """How many requests may be started and unfinished at once."""
+        ...
+
+    @property
+    def active(self) -> int: ...
+
+    def start(self, request: SynthesisRequest, sink: AudioSink) -> object:
+        """Begins a request (its prompt is processed now); returns its handle."""
+        ...
+
+    def step(self) -> list[object]:
+        """Advances every started request by one step, writing the audio that became ready to
+        their sinks; returns the handles of the requests that finished."""
+        ...
+
+    def cancel(self, handle: object) -> None: ...
+
+    def reset(self) -> None:
+        """Drops every request and frees what they held (after an error in ``step``)."""
+        ...

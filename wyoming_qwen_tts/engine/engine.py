@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -15,6 +15,7 @@ from ..synthesis import AudioSink, SynthesisCancelled, SynthesisRequest
 from ..text import frame_budget
 from ..voices import Voice, VoiceError, VoiceKind, load_reference_audio, premium_voice
 from .codec import CodecStream, chunk_schedule
+from .frames import Utterance
 from .model import GenerationInput, LoadOptions, ModelKind, ModelLoadError, QwenModel
 
 _LOGGER = logging.getLogger(__name__)
@@ -29,12 +30,13 @@ class _CloneVoice:
 
 
 class Engine:
-    """Loaded checkpoints by kind; one worker thread per kind may call ``synthesize``."""
+    """Loaded checkpoints by kind, the voices prepared for them, and one batch per model."""
 
     def __init__(self, models: dict[ModelKind, QwenModel], *, seed: int | None = None) -> None:
         self.models = models
         self.seed = seed
         self._clones: dict[str, _CloneVoice] = {}
+        self._batches: dict[ModelKind, ModelBatch] = {}
 
     @classmethod
     def load(
@@ -83,62 +85,141 @@ class Engine:
                 primed.prime(prompt.ref_code)
         self._clones[voice.name] = _CloneVoice(prompt=prompt, primed_codec=primed)
 
+    def batch(self, kind: ModelKind) -> ModelBatch:
+        """The batch of one model: what its worker thread drives."""
+        if kind not in self._batches:
+            self._batches[kind] = ModelBatch(self, self.models[kind])
+        return self._batches[kind]
+
     def synthesize(self, request: SynthesisRequest, sink: AudioSink) -> None:
-        """Generates ``request.text`` (one sentence), writing PCM as frames are produced."""
-        voice = request.voice
-        model = self.models[self.model_kind_for(voice)]
-        language = request.language
-        if voice.kind is VoiceKind.CLONE:
-            if voice.name not in self._clones:
-                self.prepare_voice(voice)
-            clone = self._clones[voice.name]
-            given = GenerationInput(language=language, clone_prompt=clone.prompt)
-            codec = clone.primed_codec.fork()
-        else:
-            given = GenerationInput(language=language, speaker=voice.speaker, instruct=request.instruct)
-            codec = model.codec.new_stream()
-
-        sizes: Iterator[int] = chunk_schedule()
-        pending: list[torch.Tensor] = []
-        target = next(sizes)
-        frames = 0
-        started = time.monotonic()
-        first_audio: float | None = None
-
-        def emit() -> None:
-            nonlocal first_audio
-            sink.write(float_to_pcm16(codec.decode(torch.stack(pending)).cpu().numpy()))
-            pending.clear()
-            if first_audio is None:
-                first_audio = time.monotonic() - started
-
-        def on_frame(codes: torch.Tensor) -> None:
-            nonlocal target, frames
-            if sink.cancelled:
-                raise SynthesisCancelled
-            frames += 1
-            pending.append(codes)
-            if len(pending) >= target:
-                emit()
-                target = next(sizes)
-
-        if self.seed is not None:
-            torch.manual_seed(self.seed)
-        budget = frame_budget(request.text)
+        """Speaks one request alone, start to end (for callers without a scheduler)."""
+        batch = self.batch(self.model_kind_for(request.voice))
+        handle = batch.start(request, sink)
         try:
-            model.generate(request.text, given, budget, on_frame)
-            if pending and not sink.cancelled:
-                emit()
-        except SynthesisCancelled:
-            _LOGGER.info("Cancelled %r after %d frames", request.text[:40], frames)
-            raise
-        _LOGGER.debug(
-            "Spoke %r as %s: %d frames (budget %d, %.2f s of audio) in %.2f s, first audio after %.3f s",
-            request.text[:40],
-            voice.name,
-            frames,
-            budget,
-            frames / FRAME_RATE,
-            time.monotonic() - started,
-            first_audio or 0.0,
+            while handle not in batch.step():
+                if sink.cancelled:
+                    raise SynthesisCancelled
+        finally:
+            batch.cancel(handle)
+
+    def _generation_input(self, request: SynthesisRequest) -> tuple[GenerationInput, CodecStream]:
+        voice = request.voice
+        if voice.kind is VoiceKind.CLONE:
+            self.prepare_voice(voice)
+            clone = self._clones[voice.name]
+            given = GenerationInput(language=request.language, clone_prompt=clone.prompt)
+            return given, clone.primed_codec.fork()
+        model = self.models[ModelKind.CUSTOM_VOICE]
+        given = GenerationInput(
+            language=request.language, speaker=voice.speaker, instruct=request.instruct
         )
+        return given, model.codec.new_stream()
+
+
+@dataclass(eq=False)
+class _Speaking:
+    """One request in a model's batch: its frames, its decoder state and its sink."""
+
+    request: SynthesisRequest
+    sink: AudioSink
+    utterance: Utterance
+    codec: CodecStream
+    budget: int
+    chunk_sizes: Iterator[int] = field(default_factory=chunk_schedule)
+    pending: list[torch.Tensor] = field(default_factory=list)
+    frames: int = 0
+    started: float = field(default_factory=time.monotonic)
+    first_audio: float | None = None
+
+    def __post_init__(self) -> None:
+        self.target = next(self.chunk_sizes)
+
+    def add(self, codes: torch.Tensor) -> None:
+        self.pending.append(codes)
+        self.frames += 1
+        if len(self.pending) >= self.target:
+            self.flush()
+            self.target = next(self.chunk_sizes)
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        samples = self.codec.decode(torch.stack(self.pending))
+        self.pending.clear()
+        self.sink.write(float_to_pcm16(samples.cpu().numpy()))
+        if self.first_audio is None:
+            self.first_audio = time.monotonic() - self.started
+
+
+class ModelBatch:
+    """One model's requests in flight, stepped together (``SynthesisBackend``)."""
+
+    def __init__(self, engine: Engine, model: QwenModel) -> None:
+        self._engine = engine
+        self._model = model
+        self._speaking: dict[Utterance, _Speaking] = {}
+        self._finished_at_start: list[_Speaking] = []
+
+    @property
+    def capacity(self) -> int:
+        return self._model.frames.max_batch
+
+    @property
+    def active(self) -> int:
+        return len(self._speaking)
+
+    def start(self, request: SynthesisRequest, sink: AudioSink) -> _Speaking:
+        given, codec = self._engine._generation_input(request)
+        budget = frame_budget(request.text)
+        prompt = self._model.prompt(request.text, given, budget)
+        generator = None
+        if self._engine.seed is not None:
+            generator = torch.Generator(self._model.frames.device).manual_seed(self._engine.seed)
+        utterance = self._model.frames.add(prompt, generator)
+        speaking = _Speaking(request, sink, utterance, codec, budget)
+        if utterance.finished:
+            self._finished_at_start.append(speaking)
+        else:
+            self._speaking[utterance] = speaking
+        return speaking
+
+    def step(self) -> list[object]:
+        finished: list[object] = list(self._finished_at_start)
+        self._finished_at_start.clear()
+        if self._speaking:
+            with torch.inference_mode():
+                for utterance, codes in self._model.frames.step():
+                    self._speaking[utterance].add(codes)
+                for utterance in [u for u in self._speaking if u.finished]:
+                    speaking = self._speaking.pop(utterance)
+                    speaking.flush()
+                    _log_spoken(speaking)
+                    finished.append(speaking)
+        return finished
+
+    def cancel(self, handle: object) -> None:
+        assert isinstance(handle, _Speaking)
+        if self._speaking.pop(handle.utterance, None) is not None:
+            self._model.frames.remove(handle.utterance)
+            _LOGGER.info("Cancelled %r after %d frames", handle.request.text[:40], handle.frames)
+
+    def reset(self) -> None:
+        for utterance in list(self._speaking):
+            self._model.frames.remove(utterance)
+        self._speaking.clear()
+        self._finished_at_start.clear()
+        if self._model.frames.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+
+def _log_spoken(speaking: _Speaking) -> None:
+    _LOGGER.debug(
+        "Spoke %r as %s: %d frames (budget %d, %.2f s of audio) in %.2f s, first audio after %.3f s",
+        speaking.request.text[:40],
+        speaking.request.voice.name,
+        speaking.frames,
+        speaking.budget,
+        speaking.frames / FRAME_RATE,
+        time.monotonic() - speaking.started,
+        speaking.first_audio or 0.0,
+    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -18,9 +17,6 @@ from .compat import import_qwen_tts
 from .frames import FrameLoop, Prompt, capture_prompt
 
 _LOGGER = logging.getLogger(__name__)
-
-FrameCallback = Callable[[torch.Tensor], None]
-
 
 class ModelKind(StrEnum):
     CUSTOM_VOICE = "custom_voice"
@@ -38,6 +34,8 @@ class LoadOptions:
     dtype: str = "auto"
     cache_dir: Path | None = None
     local_files_only: bool = False
+    max_batch: int = 1
+    """Requests generated together, one frame each per step."""
 
 
 @dataclass(frozen=True)
@@ -77,13 +75,13 @@ class QwenModel:
     Not thread-safe: the talker keeps per-call state, so one thread uses an instance at a time.
     """
 
-    def __init__(self, wrapper: Any, source: str) -> None:
+    def __init__(self, wrapper: Any, source: str, max_batch: int = 1) -> None:
         self.wrapper = wrapper
         self.source = source
         self.kind = ModelKind(wrapper.model.tts_model_type)
         self.codec = StreamingCodecDecoder(wrapper.model.speech_tokenizer.model.decoder)
         self.sample_rate = int(wrapper.model.speech_tokenizer.get_output_sample_rate())
-        self.frames = FrameLoop(wrapper.model)
+        self.frames = FrameLoop(wrapper.model, max_batch=max_batch)
 
     @classmethod
     def load(cls, source: str, options: LoadOptions) -> QwenModel:
@@ -110,7 +108,7 @@ class QwenModel:
             )
             raise ModelLoadError(f"cannot load model '{source}': {err} ({hint})") from err
         wrapper.model.eval()
-        model = cls(wrapper, source)
+        model = cls(wrapper, source, options.max_batch)
         _LOGGER.info(
             "Loaded %s (%s, %s) in %.1f s",
             source,
@@ -144,21 +142,6 @@ class QwenModel:
         """Upstream's talker prompt for ``text``, built by upstream's own ``generate``."""
         with torch.inference_mode():
             return capture_prompt(self.wrapper.model, self._generate_kwargs(text, given, max_frames))
-
-    def generate(
-        self, text: str, given: GenerationInput, max_frames: int, on_frame: FrameCallback
-    ) -> None:
-        """Generates ``text`` alone, calling ``on_frame`` with each [num_code_groups] frame.
-
-        ``on_frame`` may raise to stop generation; the exception propagates.
-        """
-        utterance = self.frames.add(self.prompt(text, given, max_frames))
-        try:
-            while not utterance.finished:
-                for _, codes in self.frames.step():
-                    on_frame(codes)
-        finally:
-            self.frames.remove(utterance)
 
     def _generate_kwargs(self, text: str, given: GenerationInput, max_frames: int) -> dict[str, Any]:
         """The arguments ``qwen_tts``' own ``generate_*`` would pass to the model for one text."""
