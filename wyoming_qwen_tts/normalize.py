@@ -106,7 +106,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 from num2words import num2words
 
@@ -119,7 +119,6 @@ _MAX_FRACTION_DIGITS = 6
 _MAX_NESTING = 10
 _MAX_STEPS = 4
 
-CJK_LANGUAGES = frozenset({"chinese", "japanese", "korean"})
 
 # ---------------------------------------------------------------------------------------------
 # Per-language words
@@ -145,6 +144,7 @@ class _Lang:
     currency_and: str
 
 
+# fmt: off
 _LANGS: dict[str, _Lang] = {
     lang.name: lang
     for lang in (
@@ -420,6 +420,10 @@ _UNIT_SYMBOLS = {
     "hPa": "hpa", "mbar": "mbar", "ppm": "ppm",
     "µg/m³": "ugm3", "μg/m³": "ugm3", "µg/m3": "ugm3", "μg/m3": "ugm3", "ug/m³": "ugm3",
     "ug/m3": "ugm3", "min": "min", "h": "h",
+    "км/ч": "kmh", "км": "km", "м": "m", "см": "cm", "мм": "mm", "м²": "m2", "м³": "m3",
+    "кг": "kg", "г": "g", "мг": "mg", "л": "l", "мл": "ml", "кВт·ч": "kwh", "кВт⋅ч": "kwh",
+    "кВтч": "kwh", "кВт": "kw", "МВт": "mw", "Вт": "w", "гПа": "hpa", "мбар": "mbar",
+    "мин": "min", "ч": "h",
 }
 
 # (main unit, cents), same format as the units.
@@ -452,13 +456,16 @@ _CURRENCIES: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 
+# fmt: on
+
+
 @dataclass(frozen=True)
 class _Noun:
     forms: tuple[str, ...]
     gender: str  # "m", "f" or "n"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _noun(spec: str) -> _Noun:
     gender = "m"
     if spec[:2] in ("f:", "n:", "m:"):
@@ -849,9 +856,8 @@ def _without_closing_hashes(line: str) -> str:
 
 def _is_german_ordinal_prefix(line: str, match: re.Match[str]) -> bool:
     marker = match[0].strip()
-    return marker[:-1].isdigit() and marker.endswith(".") and bool(
-        _DE_ORDINAL_NOUN_AHEAD.match(line, match.end())
-    )
+    is_number = marker[:-1].isdigit() and marker.endswith(".")
+    return is_number and bool(_DE_ORDINAL_NOUN_AHEAD.match(line, match.end()))
 
 
 def _speak_addresses(line: str, language: str) -> str:
@@ -919,7 +925,7 @@ class _Num:
 _SPACES = "\u00a0\u202f\u2009"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _number_pattern(code: str) -> str:
     """A number as written in this language (no sign), not part of a longer digit run."""
     if code == "en":
@@ -964,7 +970,7 @@ def _n2w(value: int | str, code: str, **kwargs: object) -> str:
         raise _Unsayable(str(value)) from error
     if not isinstance(words, str) or any(ch.isdigit() for ch in words):
         raise _Unsayable(str(value))
-    return words
+    return words.replace(",", "")  # "three thousand, two hundred": no pause inside a number
 
 
 def _cardinal(n: int, lang: _Lang, gender: str | None = None, case: str | None = None) -> str:
@@ -1088,14 +1094,18 @@ def _wordlike(ch: str) -> bool:
     return ch.isalpha() or ch == "@"
 
 
+def _wordlike_or_space(ch: str) -> bool:
+    return ch.isalpha() or ch.isspace()
+
+
 def _glued(match: re.Match[str]) -> bool:
     """A number that is part of a word ("x2026-11-25", "0.0.0A"), an address or a dotted name."""
     text, string, start, end = match[0], match.string, match.start(), match.end()
     if not any(ch.isdigit() for ch in text):
         return False
-    if start and _wordlike(string[start - 1]) and not text[0].isalpha():
+    if start and _wordlike(string[start - 1]) and not _wordlike_or_space(text[0]):
         return True
-    if end < len(string) and _wordlike(string[end]) and not text[-1].isalpha():
+    if end < len(string) and _wordlike(string[end]) and not _wordlike_or_space(text[-1]):
         return True
     return bool(_GLUED_DOT_WORD.match(string, end))
 
@@ -1104,7 +1114,7 @@ def _group(match: re.Match[str], name: str) -> str | None:
     return match[name] if name in match.re.groupindex else None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _passes(name: str) -> tuple[tuple[re.Pattern[str], _Handler], ...]:
     lang = _LANGS[name]
     code = lang.code
@@ -1149,7 +1159,7 @@ def _passes(name: str) -> tuple[tuple[re.Pattern[str], _Handler], ...]:
     add(rf"{signed}{sp}?(?P<cur>{currency})", _money)
 
     if code == "en":
-        add(rf"(?<![\w.,])(?P<n>\d+)(?:st|nd|rd|th|ST|ND|RD|TH)(?![^\W\d_])", _ordinal_mark)
+        add(r"(?<![\w.,])(?P<n>\d+)(?:st|nd|rd|th|ST|ND|RD|TH)(?![^\W\d_])", _ordinal_mark)
         add(
             rf"\b(?P<month>{months}|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?"
             rf"{sp}(?P<n>\d{{1,2}})(?![\d]|[.,]\d|:|{sp}?(?:%|°|[a-z]))",
@@ -1187,6 +1197,8 @@ def _passes(name: str) -> tuple[tuple[re.Pattern[str], _Handler], ...]:
     )
     add(r"(?<![^\W\d_])(?<!\d)\d+(?![^\W\d_]|\d|\.[^\W\d_])", _leftover)
     add(r"(?<=\s)&(?=\s)|(?<=[^\W\d_])&(?=[^\W\d_])", lambda m, lang_: f" {lang_.and_} ")
+    if code == "it":
+        add(r"(?<=\bun') (?=[^\W\d_])", lambda m, _l: "")
     return tuple((re.compile(p, f), h) for p, h, f in passes)
 
 
@@ -1329,11 +1341,13 @@ def _sign(match: re.Match[str], lang: _Lang) -> str:
     return f"{lang.plus} " if sign == "+" else f"{lang.minus} "
 
 
+# fmt: off
 _RU_MARKS = {
     "й": ("n", "m"), "ый": ("n", "m"), "ий": ("n", "m"), "ой": ("n", "m"),
     "я": ("n", "f"), "ая": ("n", "f"), "е": ("n", "n"), "ое": ("n", "n"),
     "го": ("g", "m"), "му": ("d", "m"), "м": ("p", "m"), "ю": ("a", "f"), "ую": ("a", "f"),
 }
+# fmt: on
 
 
 def _ordinal_mark(match: re.Match[str], lang: _Lang) -> str:
@@ -1370,6 +1384,7 @@ def _german_ordinal(match: re.Match[str], lang: _Lang) -> str:
 
 _RU_GENITIVE_BEFORE = re.compile(r"\b(?:до|с|со|после|от|около|для|из|без|кроме)\s+$", re.I)
 _RU_DATIVE_BEFORE = re.compile(r"\b(?:к|ко|по)\s+$", re.I)
+_RU_IN_BEFORE = re.compile(r"\b(?:в|во)\s+$", re.I)
 
 
 def _russian_case(before: str) -> str:
@@ -1382,12 +1397,15 @@ def _russian_case(before: str) -> str:
 
 def _russian_year(match: re.Match[str], lang: _Lang) -> str:
     word = match["word"]
-    case = {"год": "n", "года": "g", "годом": "i", "годе": "p", "г.": "g"}.get(word)
-    if word == "году":
-        case = "d" if _RU_DATIVE_BEFORE.search(_before(match)) else "p"
-    suffix = "года" if word == "г." else word
-    end = "." if word == "г." and match.end() == len(match.string) else ""
-    return f"{_ordinal(int(match['n']), lang, 'm', case or 'n')} {suffix}{end}"
+    before = _before(match)
+    end = ""
+    if word == "г.":
+        word = "году" if _RU_IN_BEFORE.search(before) else "года"
+        end = "." if match.end() == len(match.string) else ""
+    case = {"год": "n", "года": "g", "годом": "i", "годе": "p"}.get(word, "p")
+    if word == "году" and _RU_DATIVE_BEFORE.search(before):
+        case = "d"
+    return f"{_ordinal(int(match['n']), lang, 'm', case)} {word}{end}"
 
 
 def _russian_day(match: re.Match[str], lang: _Lang) -> str:
@@ -1417,9 +1435,8 @@ def _is_year(num: _Num, match: re.Match[str], lang: _Lang) -> bool:
     if num.fraction or num.grouped or len(num.int_digits) != 4 or match["sign"]:
         return False
     if lang.code == "en" and 1100 <= num.integer <= 2099:
-        return bool(
-            _EN_YEAR_BEFORE.search(_before(match)) or _EN_YEAR_AFTER.match(match.string, match.end())
-        )
+        before, after = _before(match), match.string[match.end() :]
+        return bool(_EN_YEAR_BEFORE.search(before) or _EN_YEAR_AFTER.match(after))
     if lang.code == "de" and 1100 <= num.integer <= 1999:
         return bool(_DE_YEAR_BEFORE.search(_before(match)))
     return False
@@ -1442,6 +1459,8 @@ def _quantity(match: re.Match[str], lang: _Lang) -> str:
     sign = _sign(match, lang)
     if num2 is None:
         words = sign + _say_number(num, lang, gender)
+        if gender and num.is_one and not sign:
+            words = _one_in_context(words, gender, match, lang)
         return f"{words} {_pick(noun, num, lang)}" if noun else words
     if lang.code == "ru" and not num.fraction and not num2.fraction:
         words = f"от {sign}{_cardinal(num.integer, lang, gender, 'g')} до "
@@ -1451,7 +1470,7 @@ def _quantity(match: re.Match[str], lang: _Lang) -> str:
     return f"{words} {_pick(noun, num2, lang)}" if noun else words
 
 
-@lru_cache(maxsize=None)
+@cache
 def _noun_genders(code: str) -> dict[str, str]:
     genders: dict[str, str] = {}
     specs = [names[code] for names in _UNIT_NAMES.values()] + _EXTRA_NOUNS[code].split()
@@ -1462,6 +1481,9 @@ def _noun_genders(code: str) -> dict[str, str]:
     return genders
 
 
+_TOKEN_TAIL = re.compile(r"\S{0,40}$")
+_TOKEN_HEAD = re.compile(r"\S{0,40}")
+_LETTER_DIGIT = re.compile(r"[^\W\d_]\d|\d[^\W\d_]")
 _NEXT_WORD = re.compile(r"[ \u00a0\u202f]+([^\W\d_]+)")
 
 
@@ -1472,10 +1494,33 @@ def _gender_of_next_word(match: re.Match[str], lang: _Lang) -> str | None:
     return _noun_genders(lang.code).get(word[1].casefold()) if word else None
 
 
+_DE_DATIVE_BEFORE = re.compile(r"\b(?:seit|mit|nach|von|vor|in|bei|zu|aus|binnen|ab)\s+$", re.I)
+_VOWEL_START = re.compile(r"\s*[aeiouàèéìòùAEIOU]")
+
+
+def _one_in_context(words: str, gender: str, match: re.Match[str], lang: _Lang) -> str:
+    """A one whose form depends on the words around it: "seit einer Stunde", "un'ora"."""
+    if lang.code == "de" and _DE_DATIVE_BEFORE.search(_before(match)):
+        return "einer" if gender == "f" else "einem"
+    if lang.code == "it" and words == "una":
+        unit = match["unit"]
+        after = match.string[match.end() :] if not unit else _pick_first(unit, lang)
+        if _VOWEL_START.match(after):
+            return "un'"
+    return words
+
+
+def _pick_first(unit: str, lang: _Lang) -> str:
+    return _noun(_UNIT_NAMES[_UNIT_SYMBOLS[unit]][lang.code]).forms[0]
+
+
 def _leftover(match: re.Match[str], lang: _Lang) -> str:
     digits = match[0]
-    if len(digits.lstrip("0")) > _MAX_INT_DIGITS:
-        raise _Unsayable(digits)
+    string = match.string
+    start = len(string[: match.start()]) - len(_TOKEN_TAIL.search(string[: match.start()])[0])
+    token = string[start : _TOKEN_HEAD.match(string, match.end()).end()]
+    if len(digits.lstrip("0")) > _MAX_INT_DIGITS or _LETTER_DIGIT.search(token):
+        raise _Unsayable(digits)  # "PM2.5", "v1.2b": a name, not a number
     return _say_number(_Num(int(digits), digits, "", "", False), lang)
 
 

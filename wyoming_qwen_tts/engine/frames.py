@@ -12,13 +12,16 @@ stopped just before it would start the talker: there is one definition of the pr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from .kv_cache import StaticKVCache
 from .layers import DecoderStack, RotaryTable
+
+if TYPE_CHECKING:
+    from .cuda_graphs import CudaGraphs
 from .sampling import SamplingParams, process_logits, sample
 
 
@@ -146,17 +149,40 @@ class FrameLoop:
             self.predictor.model.rotary_emb, multimodal=False, dtype=self.dtype
         )
         self.predictor_rotary.ensure(self.num_code_groups + 1)
+        self._predictor_slots = [
+            torch.arange(g + 1 if g else 0, g + 2, device=self.device).expand(max_batch, -1)
+            for g in range(self.num_code_groups - 1)
+        ]
+        self.graphs: CudaGraphs | None = None
         self.active: list[Utterance] = []
         vocab = talker_config.vocab_size
         self._vocab_ids = torch.arange(vocab, device=self.device)
+
+    @torch.inference_mode()
+    def enable_cuda_graphs(self, params: SamplingParams, slots: int = 2048) -> None:
+        """Captures the per-frame steps as CUDA graphs over a cache of ``slots`` fixed slots.
+
+        ``params`` are the code predictor's sampling settings that the graphs bake in; steps
+        with other settings run eagerly.
+        """
+        from .cuda_graphs import CudaGraphs
+
+        self.talker_cache.ensure_slots(slots)
+        self.graphs = CudaGraphs(self, params)
+        self.graphs.capture()
 
     @torch.inference_mode()
     def add(self, prompt: Prompt, generator: torch.Generator | None = None) -> Utterance:
         """Prefills a new utterance and samples its first token; it joins the next ``step``."""
         if len(self.active) >= self.max_batch:
             raise RuntimeError("the batch is full")
-        self.talker_cache.ensure_slots(prompt.embeds.shape[1] + prompt.max_new_tokens)
-        self.talker_rotary.ensure(prompt.embeds.shape[1] + prompt.max_new_tokens + 1)
+        needed = prompt.embeds.shape[1] + prompt.max_new_tokens
+        if self.graphs is not None and needed > self.talker_cache.slots:
+            raise ValueError(
+                f"this sentence needs {needed} cache slots; {self.talker_cache.slots} are captured"
+            )
+        self.talker_cache.ensure_slots(needed)
+        self.talker_rotary.ensure(needed + 1)
         utterance = Utterance(prompt=prompt, generator=generator)
         utterance.banned = torch.isin(
             self._vocab_ids, torch.tensor(prompt.suppress_tokens, device=self.device)
@@ -172,6 +198,8 @@ class FrameLoop:
         cos, sin = self.talker_rotary.lookup(position_ids[0].long())
         hidden = self.talker_stack.forward(prompt.embeds, cos, sin, cache)
         utterance.length = prompt.embeds.shape[1]
+        if self.graphs is not None:
+            self.graphs.prefilled(row, utterance.length)
         self.active.append(utterance)
         logits = self.talker.codec_head(hidden)[:, -1, :].float()
         utterance.hidden = hidden[:, -1:, :]
@@ -189,6 +217,8 @@ class FrameLoop:
         if row != last:
             moved = self.active[last]
             self.talker_cache.move_row(last, row, moved.length)
+            if self.graphs is not None:
+                self.graphs.move_row(last, row)
             self.active[row] = moved
         self.active.pop()
         utterance.finished = True
@@ -204,7 +234,14 @@ class FrameLoop:
             return []
         tokens = torch.cat([u.token for u in batch]).unsqueeze(1)
         hidden = torch.cat([u.hidden for u in batch])
-        codes, codec_hiddens = self._predict_codebooks(batch, tokens, hidden)
+        params = batch[0].prompt.subtalker
+        graphs = self.graphs if self.graphs is not None and self.graphs.covers(params) else None
+        if graphs is not None:
+            codes, codec_hiddens = graphs.predict(tokens, hidden)
+        else:
+            codes, codec_hiddens = self._predict_codebooks(
+                tokens, hidden, params, [u.generator for u in batch]
+            )
 
         embeds = codec_hiddens.sum(1, keepdim=True)
         text = [
@@ -213,10 +250,15 @@ class FrameLoop:
             for u in batch
         ]  # fmt: skip
         embeds = embeds + torch.stack(text)
-        hidden = self._talker_decode(batch, embeds)
-        logits = self.talker.codec_head(hidden)[:, -1, :].float()
+        lengths = [u.length for u in batch]
+        positions = [u.length + u.rope_delta for u in batch]
+        if graphs is not None:
+            hidden, logits = graphs.talker(embeds, lengths, positions)
+        else:
+            hidden = self._talker_decode(embeds, lengths, positions)
+            logits = self.talker.codec_head(hidden)[:, -1, :].float()
         for i, utterance in enumerate(batch):
-            utterance.hidden = hidden[i : i + 1, -1:, :]
+            utterance.hidden = hidden[i : i + 1, -1:, :].clone()
             utterance.steps += 1
             utterance.length += 1
         self._sample_first_codebook(batch, logits)
@@ -245,13 +287,18 @@ class FrameLoop:
                 utterance.finished = True
 
     def _predict_codebooks(
-        self, batch: list[Utterance], tokens: torch.Tensor, hidden: torch.Tensor
+        self,
+        tokens: torch.Tensor,
+        hidden: torch.Tensor,
+        params: SamplingParams,
+        generators: list[torch.Generator | None] | None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Codebooks 1-15 for each row: the predictor's prefill of 2 positions, then 14 steps."""
+        """Codebooks 1-15 for each row: the predictor's prefill of 2 positions, then 14 steps.
+
+        Returns the frames [rows, groups] and the embeddings of their codes [rows, groups, hidden].
+        """
         predictor = self.predictor
-        params = batch[0].prompt.subtalker
-        generators = [u.generator for u in batch]
-        rows = len(batch)
+        rows = tokens.shape[0]
         first_embed = self.talker.get_input_embeddings()(tokens)
         codec_hiddens = [first_embed]
         codes = [tokens[:, 0]]
@@ -260,7 +307,7 @@ class FrameLoop:
         for group in range(self.num_code_groups - 1):
             length = inputs.shape[1]
             start = 0 if group == 0 else group + 1
-            slots = torch.arange(start, start + length, device=self.device).expand(rows, -1)
+            slots = self._predictor_slots[group][:rows]
             cache = self.predictor_cache.for_step(slots, slice(0, start + length))
             cos, sin = self.predictor_rotary.lookup(slots)
             out = self.predictor_stack.forward(predictor.small_to_mtp_projection(inputs), cos, sin, cache)
@@ -271,17 +318,18 @@ class FrameLoop:
             codec_hiddens.append(inputs)
         return torch.stack(codes, dim=1), torch.cat(codec_hiddens, dim=1)
 
-    def _talker_decode(self, batch: list[Utterance], embeds: torch.Tensor) -> torch.Tensor:
-        lengths = [u.length for u in batch]
+    def _talker_decode(
+        self, embeds: torch.Tensor, lengths: list[int], positions: list[int]
+    ) -> torch.Tensor:
+        """One talker step for rows whose caches hold ``lengths`` slots; eager, exact windows."""
         slots = torch.tensor(lengths, device=self.device).unsqueeze(1)
-        positions = slots + torch.tensor([u.rope_delta for u in batch], device=self.device).unsqueeze(1)
         window = max(lengths) + 1
         attention_mask = None
         if len(set(lengths)) > 1:
             visible = torch.arange(window, device=self.device).unsqueeze(0) <= slots
             attention_mask = visible[:, None, None, :]
         cache = self.talker_cache.for_step(slots, slice(0, window))
-        cos, sin = self.talker_rotary.lookup(positions)
+        cos, sin = self.talker_rotary.lookup(torch.tensor(positions, device=self.device).unsqueeze(1))
         return self.talker_stack.forward(embeds, cos, sin, cache, attention_mask)
 
 

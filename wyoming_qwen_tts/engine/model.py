@@ -15,6 +15,7 @@ import torch
 from .codec import StreamingCodecDecoder
 from .compat import import_qwen_tts
 from .frames import FrameLoop, Prompt, capture_prompt
+from .sampling import SamplingParams
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -36,6 +37,8 @@ class LoadOptions:
     local_files_only: bool = False
     max_batch: int = 1
     """Requests generated together, one frame each per step."""
+    cuda_graphs: bool = True
+    """On CUDA, capture the per-frame steps as CUDA graphs at load."""
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,11 @@ class QwenModel:
             )
             raise ModelLoadError(f"cannot load model '{source}': {err} ({hint})") from err
         wrapper.model.eval()
+        if device != "cpu":
+            wrapper.model.speech_tokenizer.model.float()  # a bf16 codec gave NaN/silence elsewhere
         model = cls(wrapper, source, options.max_batch)
+        if device.startswith("cuda") and options.cuda_graphs:
+            model.frames.enable_cuda_graphs(model.subtalker_params())
         _LOGGER.info(
             "Loaded %s (%s, %s) in %.1f s",
             source,
@@ -128,6 +135,16 @@ class QwenModel:
         if self.kind is ModelKind.VOICE_DESIGN:
             return True
         return self.kind is ModelKind.CUSTOM_VOICE and self.wrapper.model.tts_model_size not in "0b6"
+
+    def subtalker_params(self) -> SamplingParams:
+        """The code predictor's sampling settings from the checkpoint's generation config."""
+        merged = self.wrapper._merge_generate_kwargs()
+        return SamplingParams(
+            do_sample=merged["subtalker_dosample"],
+            top_k=merged["subtalker_top_k"],
+            top_p=merged["subtalker_top_p"],
+            temperature=merged["subtalker_temperature"],
+        )
 
     def clone_prompt(self, audio: np.ndarray, sample_rate: int, transcript: str | None) -> Any:
         """A voice-clone prompt (ICL when a transcript is given, else x-vector only)."""
