@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
@@ -25,9 +25,10 @@ from wyoming.tts import (
 
 from . import __version__
 from .audio import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH
+from .protocol import EventLimits, ProtocolError, read_event
 from .scheduler import Job, Scheduler
 from .synthesis import SynthesisRequest
-from .text import SentenceStream, split_sentences
+from .text import SentenceStream
 from .voices import Voice, VoiceCatalog, VoiceError, model_language
 
 _LOGGER = logging.getLogger(__name__)
@@ -64,6 +65,32 @@ class HandlerOptions:
     samples_per_chunk: int = 1024
     language: str | None = None
     """The server's default model language for voices that have none; None means Auto."""
+    max_text_chars: int = 10_000
+    """Text in one request: one synthesize, or all the chunks of one stream."""
+    max_sentences: int = 200
+    """Sentences one request may have queued or speaking at once."""
+    idle_timeout: float | None = 120.0
+    """Seconds without an event, while no answer is being written, before disconnecting."""
+    finish_at_eof: bool = False
+    """At the end of input, write the answers under way before closing (stdio)."""
+    event_limits: EventLimits = field(default_factory=EventLimits)
+
+
+class ConnectionLimiter:
+    """Counts open connections against a maximum (shared by all handlers of a server)."""
+
+    def __init__(self, maximum: int) -> None:
+        self.maximum = maximum
+        self.open = 0
+
+    def acquire(self) -> bool:
+        if self.open >= self.maximum:
+            return False
+        self.open += 1
+        return True
+
+    def release(self) -> None:
+        self.open -= 1
 
 
 class _Answer:
@@ -77,6 +104,13 @@ class _Answer:
         self.error: str | None = None
         self.closed = False
         """No more jobs are accepted: all were submitted, or the answer failed."""
+        self.text_chars = 0
+        self.written = 0
+        """Sentences whose audio has been written."""
+
+    @property
+    def outstanding(self) -> int:
+        return len(self.submitted) - self.written
 
     def add(self, job: Job) -> None:
         self.submitted.append(job)
@@ -95,10 +129,12 @@ class _Answer:
 
 @dataclass
 class _Stream:
+    """One request: a synthesize (fed whole) or a synthesize-start ... -stop stream."""
+
     answer: _Answer
     voice: Voice | None = None
     language: str | None = None
-    text: SentenceStream | None = None
+    text: SentenceStream = field(default_factory=SentenceStream)
 
 
 class QwenTtsEventHandler(AsyncEventHandler):
@@ -111,22 +147,72 @@ class QwenTtsEventHandler(AsyncEventHandler):
         catalog: VoiceCatalog,
         scheduler: Scheduler,
         options: HandlerOptions,
+        connections: ConnectionLimiter,
     ) -> None:
         super().__init__(reader, writer)
+        self._connections = connections
         self._info_event = info.event()
         self._catalog = catalog
         self._scheduler = scheduler
-        self._options = options
+        self.options = options
         self._write_lock = asyncio.Lock()
         self._answers: list[_Answer] = []
         self._stream: _Stream | None = None
         self._gone = False
+        self._last_activity = 0.0
 
     async def run(self) -> None:
+        """Reads events until the client leaves, breaks the protocol, or idles out."""
+        if not self._connections.acquire():
+            limit = self._connections.maximum
+            _LOGGER.warning("Refusing a connection: %d are open already", limit)
+            message = f"server busy: {limit} connections are open; try again later"
+            await self._write(Error(text=message, code="busy").event())
+            self.writer.close()
+            return
+        self._last_activity = asyncio.get_running_loop().time()
+        watchdog = None
+        if self.options.idle_timeout is not None:
+            watchdog = asyncio.create_task(self._close_when_idle(self.options.idle_timeout))
         try:
-            await super().run()
+            while (event := await read_event(self.reader, self.options.event_limits)) is not None:
+                self._last_activity = asyncio.get_running_loop().time()
+                try:
+                    keep_going = await self.handle_event(event)
+                except (KeyError, TypeError, ValueError, AttributeError) as err:
+                    raise ProtocolError(f"malformed {event.type} event: {err!r}") from err
+                if not keep_going:
+                    break
+            else:
+                if self.options.finish_at_eof:
+                    await self.finish()
+        except ProtocolError as err:
+            _LOGGER.warning("Closing a connection: %s", err)
+            await self._write(Error(text=f"protocol error: {err}", code="bad-event").event())
         except (ConnectionError, OSError) as err:
             _LOGGER.debug("Client went away: %s", err)
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
+            self._connections.release()
+            await self.disconnect()
+            self.writer.close()
+
+    def _busy(self) -> bool:
+        return any(answer.task is not None and not answer.task.done() for answer in self._answers)
+
+    async def _close_when_idle(self, timeout: float) -> None:
+        """Closes the connection after ``timeout`` s without events while nothing is written."""
+        loop = asyncio.get_running_loop()
+        while True:
+            if self._busy():
+                self._last_activity = loop.time()
+            idle = loop.time() - self._last_activity
+            if idle >= timeout:
+                _LOGGER.info("Closing a connection idle for %.0f s", idle)
+                self.writer.close()
+                return
+            await asyncio.sleep(min(timeout - idle, 1.0))
 
     async def handle_event(self, event: Event) -> bool:
         if Describe.is_type(event.type):
@@ -163,47 +249,63 @@ class QwenTtsEventHandler(AsyncEventHandler):
 
     # One-shot synthesize: one audio-start, the audio of every sentence, one audio-stop.
     def _speak_once(self, text: str, requested: SynthesizeVoice | None) -> None:
-        answer = self._new_answer(streaming=False)
-        try:
-            voice, language = self._resolve(requested)
-        except (VoiceError, ValueError) as err:
-            answer.close(error=str(err))
-            return
-        for sentence in split_sentences(text):
-            answer.add(self._submit(answer, sentence, voice, language))
-        answer.close()
+        stream = self._open(requested, streaming=False)
+        self._feed(stream, text)
+        self._finish(stream)
 
     # Streaming: a sentence is submitted as soon as it is complete in the incoming text.
     def _start_stream(self, requested: SynthesizeVoice | None) -> None:
         if self._stream is not None:  # a new stream replaces an unfinished one
             self._stream.answer.cancel_jobs()
             self._stream.answer.close(error="replaced by a new synthesize-start")
-        stream = _Stream(answer=self._new_answer(streaming=True))
-        self._stream = stream
+        self._stream = self._open(requested, streaming=True)
+
+    def _feed_stream(self, text: str) -> None:
+        if self._stream is not None:
+            self._feed(self._stream, text)
+
+    def _stop_stream(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            self._finish(stream)
+
+    def _open(self, requested: SynthesizeVoice | None, streaming: bool) -> _Stream:
+        stream = _Stream(answer=self._new_answer(streaming))
         try:
             stream.voice, stream.language = self._resolve(requested)
         except (VoiceError, ValueError) as err:
             stream.answer.close(error=str(err))
-            return
-        stream.text = SentenceStream()
+        return stream
 
-    def _feed_stream(self, text: str) -> None:
-        stream = self._stream
-        if stream is None or stream.text is None or stream.answer.closed:
+    def _feed(self, stream: _Stream, text: str) -> None:
+        answer = stream.answer
+        if answer.closed:
+            return
+        answer.text_chars += len(text)
+        limit = self.options.max_text_chars
+        if answer.text_chars > limit:
+            self._reject(answer, f"text is over {limit} characters (the server's limit)")
             return
         self._submit_sentences(stream, stream.text.feed(text))
 
-    def _stop_stream(self) -> None:
-        stream, self._stream = self._stream, None
-        if stream is None or stream.text is None or stream.answer.closed:
-            return
-        self._submit_sentences(stream, stream.text.flush())
-        stream.answer.close()
+    def _finish(self, stream: _Stream) -> None:
+        if not stream.answer.closed:
+            self._submit_sentences(stream, stream.text.flush())
+            stream.answer.close()
 
     def _submit_sentences(self, stream: _Stream, sentences: Iterable[str]) -> None:
+        answer = stream.answer
         assert stream.voice is not None
         for sentence in sentences:
-            stream.answer.add(self._submit(stream.answer, sentence, stream.voice, stream.language))
+            if answer.outstanding >= self.options.max_sentences:
+                limit = self.options.max_sentences
+                self._reject(answer, f"more than {limit} sentences are waiting (the server's limit)")
+                return
+            answer.add(self._submit(answer, sentence, stream.voice, stream.language))
+
+    def _reject(self, answer: _Answer, message: str) -> None:
+        answer.cancel_jobs()
+        answer.close(error=message)
 
     def _submit(self, answer: _Answer, sentence: str, voice: Voice, language: str | None) -> Job:
         _LOGGER.debug("Submitting %r in voice %s (%s)", sentence, voice.name, language or "auto")
@@ -213,7 +315,7 @@ class QwenTtsEventHandler(AsyncEventHandler):
     def _resolve(self, requested: SynthesizeVoice | None) -> tuple[Voice, str | None]:
         voice = self._catalog.resolve(requested.name if requested else None)
         language = model_language(requested.language) if requested and requested.language else None
-        return voice, language or voice.language or self._options.language
+        return voice, language or voice.language or self.options.language
 
     def _new_answer(self, streaming: bool) -> _Answer:
         answer = _Answer(streaming)
@@ -238,6 +340,7 @@ class QwenTtsEventHandler(AsyncEventHandler):
                         started = True
                     await self._write_audio(pcm, samples)
                     samples += len(pcm) // (SAMPLE_WIDTH * CHANNELS)
+                answer.written += 1
         except Exception as err:  # noqa: BLE001 - reported to the client; the connection lives on
             answer.cancel_jobs()
             answer.close(error=f"synthesis failed: {err}")
@@ -254,7 +357,7 @@ class QwenTtsEventHandler(AsyncEventHandler):
             await self._write(SynthesizeStopped().event())
 
     async def _write_audio(self, pcm: bytes, samples_before: int) -> None:
-        step = self._options.samples_per_chunk * SAMPLE_WIDTH * CHANNELS
+        step = self.options.samples_per_chunk * SAMPLE_WIDTH * CHANNELS
         for start in range(0, len(pcm), step):
             await self._write(
                 AudioChunk(

@@ -7,15 +7,17 @@ import contextlib
 import logging
 import signal
 import sys
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-from wyoming.event import async_get_stdin, async_read_event
+from wyoming.event import async_get_stdin
 from wyoming.server import AsyncServer, AsyncTcpServer
 
 from .discovery import ZeroconfAdvertiser
-from .handler import HandlerOptions, QwenTtsEventHandler, build_info
+from .handler import ConnectionLimiter, HandlerOptions, QwenTtsEventHandler, build_info
+from .protocol import EventLimits
 from .scheduler import Scheduler
 from .settings import Settings
 from .voices import Voice, VoiceCatalog, VoiceError, scan_voices_dir
@@ -95,7 +97,15 @@ async def serve(settings: Settings) -> None:
         info=build_info(catalog),
         catalog=catalog,
         scheduler=scheduler,
-        options=HandlerOptions(samples_per_chunk=settings.samples_per_chunk, language=settings.language),
+        options=HandlerOptions(
+            samples_per_chunk=settings.samples_per_chunk,
+            language=settings.language,
+            max_text_chars=settings.max_text_chars,
+            max_sentences=settings.max_sentences,
+            idle_timeout=settings.idle_timeout,
+            event_limits=EventLimits(max_data_bytes=settings.max_event_bytes),
+        ),
+        connections=ConnectionLimiter(settings.max_connections),
     )
     try:
         if urlparse(settings.uri).scheme == "stdio":
@@ -161,30 +171,22 @@ async def _serve_stdio(handler_factory: partial[QwenTtsEventHandler]) -> None:
     loop = asyncio.get_running_loop()
     transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, sys.stdout)
     writer = asyncio.StreamWriter(transport, protocol, None, loop)
-    handler = handler_factory(reader, writer)
-    read_task = asyncio.create_task(_read_until_eof(reader, handler))
+    options = replace(handler_factory.keywords["options"], idle_timeout=None, finish_at_eof=True)
+    handler = handler_factory(reader, writer, options=options)
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    run_task = asyncio.create_task(handler.run())
     stop_task = asyncio.create_task(stop.wait())
     try:
-        await asyncio.wait({read_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
-        if read_task.done() and not stop.is_set():
-            await handler.finish()
+        await asyncio.wait({run_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
-        read_task.cancel()
         stop_task.cancel()
-        await handler.disconnect()
-        with contextlib.suppress(Exception):
-            await writer.drain()
-
-
-async def _read_until_eof(reader: asyncio.StreamReader, handler: QwenTtsEventHandler) -> None:
-    while (event := await async_read_event(reader)) is not None:
-        if not await handler.handle_event(event):
-            break
+        run_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await run_task
 
 
 def _bound_address(server: AsyncTcpServer) -> tuple[str, int]:

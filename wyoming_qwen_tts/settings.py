@@ -1,14 +1,28 @@
-"""Server settings: one frozen object, built from command-line flags."""
+"""Server settings: one frozen object, built from command-line flags and/or an options file.
+
+The options file is the Home Assistant add-on's ``/data/options.json`` (or the same keys in a
+YAML/JSON file of a standalone user's own, passed with ``--options FILE``). Each option maps onto
+``Settings`` one to one; flags given explicitly on the command line win over the file.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
-from dataclasses import dataclass
+import os
+import re
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from . import __version__
 from .voices import model_language
+
+_LOGGER = logging.getLogger(__name__)
 
 DEFAULT_URI = "tcp://0.0.0.0:10200"
 DEFAULT_CUSTOM_VOICE_MODEL = "Qwen/Qwen3-TTS-12Hz-0.6B-CustomVoice"
@@ -16,6 +30,36 @@ DEFAULT_BASE_MODEL = "Qwen/Qwen3-TTS-12Hz-0.6B-Base"
 DEFAULT_ZEROCONF_NAME = "qwen3-tts"
 DEVICES_HELP = "auto | cpu | cuda | cuda:N | mps"
 DTYPES = ("auto", "float32", "bfloat16", "float16")
+MODEL_SIZES = ("0.6B", "1.7B")
+DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+VOICE_NAME_PATTERN = re.compile(r"^\w[\w .-]{0,63}$")
+"""A cloned voice's name: it becomes a file name and a Wyoming voice name."""
+
+
+def model_ids(size: str) -> tuple[str, str]:
+    """The official (CustomVoice, Base) Hugging Face ids of one model size."""
+    if size not in MODEL_SIZES:
+        raise ValueError(f"model size '{size}' is not one of {', '.join(MODEL_SIZES)}")
+    return f"Qwen/Qwen3-TTS-12Hz-{size}-CustomVoice", f"Qwen/Qwen3-TTS-12Hz-{size}-Base"
+
+
+@dataclass(frozen=True)
+class ClonedVoice:
+    """A cloned voice named in the options file: a reference clip and what is said in it."""
+
+    name: str
+    audio: Path
+    transcript: str
+    language: str | None = None
+    """The model's language name; None means the server default or Auto."""
+
+
+@dataclass(frozen=True)
+class Style:
+    """A named speaking instruction ("calm", "whisper", ...) offered as a Wyoming speaker."""
+
+    name: str
+    instruct: str
 
 
 @dataclass(frozen=True)
@@ -38,11 +82,20 @@ class Settings:
     samples_per_chunk: int = 1024
     max_batch: int = 4
     """Sentences generated together per model (one per answer): rooms served at once."""
+    max_text_chars: int = 10_000
+    max_sentences: int = 200
+    max_connections: int = 64
+    max_event_bytes: int = 256 * 1024
+    idle_timeout: float = 120.0
     data_dir: Path | None = None
     local_files_only: bool = False
     seed: int | None = None
     debug: bool = False
     log_format: str = logging.BASIC_FORMAT
+    cloned_voices: tuple[ClonedVoice, ...] = ()
+    """Cloned voices listed one by one (the add-on's option), besides those in ``voices_dir``."""
+    styles: tuple[Style, ...] = ()
+    """User-defined style presets, passed through as data (see ``Style``)."""
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
@@ -92,6 +145,12 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         default=4,
         help="sentences generated together per model, one per answer (default: 4)",
     )
+    limits = parser.add_argument_group("limits")
+    limits.add_argument("--max-text", type=int, default=10_000, metavar="CHARS", help="characters per request (default: 10000)")
+    limits.add_argument("--max-sentences", type=int, default=200, help="sentences waiting per request (default: 200)")
+    limits.add_argument("--max-connections", type=int, default=64, help="open connections (default: 64)")
+    limits.add_argument("--max-event-bytes", type=int, default=256 * 1024, metavar="BYTES", help="JSON data per event (default: 262144)")
+    limits.add_argument("--idle-timeout", type=float, default=120.0, metavar="SECONDS", help="close connections idle this long (default: 120)")
     parser.add_argument("--data-dir", type=Path, help="model download cache (default: Hugging Face's)")
     parser.add_argument(
         "--local-files-only", action="store_true", help="never download; use the cache or folders only"
@@ -99,18 +158,77 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help="seed every sentence for reproducible speech")
     parser.add_argument("--debug", action="store_true", help="log at DEBUG level")
     parser.add_argument("--log-format", default=logging.BASIC_FORMAT, help="Python logging format")
+    parser.add_argument(
+        "--options",
+        type=Path,
+        metavar="FILE",
+        help="read settings from an options file (the add-on's options.json, or the same keys "
+        "in YAML); flags given on the command line override it",
+    )
     parser.add_argument("--version", action="version", version=__version__)
 
 
+def explicit_flags(serve_argv: list[str]) -> frozenset[str]:
+    """The ``dest`` of every serve flag that appears in ``serve_argv`` (not left at its default)."""
+    probe = argparse.ArgumentParser(add_help=False)
+    add_serve_arguments(probe)
+    # argparse fills in a default only where the namespace lacks the attribute, so whatever
+    # still holds the marker afterwards was not on the command line. The marker is a list
+    # because "append" flags copy the list they find and add to the copy.
+    marker: list[str] = []
+    namespace = argparse.Namespace(**dict.fromkeys(vars(probe.parse_args([])), marker))
+    known, _ = probe.parse_known_args(serve_argv, namespace=namespace)
+    return frozenset(dest for dest, value in vars(known).items() if value is not marker)
+
+
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    """Settings from parsed flags; raises ValueError with a user-facing message."""
+    """Settings from parsed flags, and from ``--options FILE`` where given.
+
+    Raises ValueError with a user-facing message. A flag given explicitly wins over the options
+    file; ``args.explicit_flags`` (set by the CLI's ``parse_args``) says which were. Without it,
+    every flag whose value differs from its default counts as given.
+    """
+    flags = _settings_from_flags(args)
+    options_file = getattr(args, "options", None)
+    if options_file is None:
+        return flags
+    explicit = getattr(args, "explicit_flags", None)
+    if explicit is None:
+        explicit = _non_default_flags(args)
+    from_file = settings_from_options(options_file, voices_dir=args.voices_dir)
+    given = {field for dest in explicit for field in _FLAG_FIELDS.get(dest, ())}
+    return replace(
+        flags,
+        **{field: getattr(from_file, field) for field in OPTION_FIELDS if field not in given},
+    )
+
+
+def _non_default_flags(args: argparse.Namespace) -> frozenset[str]:
+    probe = argparse.ArgumentParser(add_help=False)
+    add_serve_arguments(probe)
+    defaults = vars(probe.parse_args([]))
+    return frozenset(
+        dest for dest, value in vars(args).items() if dest in defaults and value != defaults[dest]
+    )
+
+
+def _settings_from_flags(args: argparse.Namespace) -> Settings:
     custom_voice = args.custom_voice_model
     if custom_voice is not None and custom_voice.strip().lower() in ("", "none"):
         custom_voice = None
     if args.samples_per_chunk < 1:
         raise ValueError("--samples-per-chunk must be at least 1")
-    if args.max_batch < 1:
-        raise ValueError("--max-batch must be at least 1")
+    for flag, value in (
+        ("--max-batch", args.max_batch),
+        ("--max-text", args.max_text),
+        ("--max-sentences", args.max_sentences),
+        ("--max-connections", args.max_connections),
+        ("--max-event-bytes", args.max_event_bytes),
+    ):
+        if value < 1:
+            raise ValueError(f"{flag} must be at least 1")
+    if args.idle_timeout <= 0:
+        raise ValueError("--idle-timeout must be more than 0 seconds")
     return Settings(
         uri=args.uri,
         custom_voice_model=custom_voice,
@@ -125,9 +243,274 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         zeroconf_interfaces=tuple(args.zeroconf_interface) if args.zeroconf_interface else None,
         samples_per_chunk=args.samples_per_chunk,
         max_batch=args.max_batch,
+        max_text_chars=args.max_text,
+        max_sentences=args.max_sentences,
+        max_connections=args.max_connections,
+        max_event_bytes=args.max_event_bytes,
+        idle_timeout=args.idle_timeout,
         data_dir=args.data_dir,
         local_files_only=args.local_files_only,
         seed=args.seed,
         debug=args.debug,
         log_format=args.log_format,
     )
+
+
+# --- the options file -------------------------------------------------------------------------
+
+# Every add-on option, its default (as in config.yaml) and the Settings fields it sets.
+OPTION_DEFAULTS: dict[str, Any] = {
+    "model_size": "0.6B",
+    "voice": "ryan",
+    "language": "auto",
+    "cloned_voices": [],
+    "styles": [],
+    "device": "auto",
+    "dtype": "auto",
+    "debug_logging": False,
+}
+OPTION_FIELDS = (
+    "custom_voice_model",
+    "base_model",
+    "voice",
+    "language",
+    "cloned_voices",
+    "styles",
+    "device",
+    "dtype",
+    "debug",
+)
+"""The Settings fields an options file sets (``model_size`` sets both model ids)."""
+
+# Serve flag (argparse dest) -> the Settings fields it sets.
+_FLAG_FIELDS: dict[str, tuple[str, ...]] = {
+    "uri": ("uri",),
+    "custom_voice_model": ("custom_voice_model",),
+    "base_model": ("base_model",),
+    "voices_dir": ("voices_dir",),
+    "voice": ("voice",),
+    "language": ("language",),
+    "device": ("device",),
+    "dtype": ("dtype",),
+    "zeroconf": ("zeroconf_name",),
+    "no_zeroconf": ("zeroconf_name",),
+    "zeroconf_host": ("zeroconf_host",),
+    "zeroconf_interface": ("zeroconf_interfaces",),
+    "samples_per_chunk": ("samples_per_chunk",),
+    "max_batch": ("max_batch",),
+    "data_dir": ("data_dir",),
+    "local_files_only": ("local_files_only",),
+    "seed": ("seed",),
+    "debug": ("debug",),
+    "log_format": ("log_format",),
+}
+
+_CLONED_VOICE_KEYS = ("name", "audio", "transcript", "language")
+_STYLE_KEYS = ("name", "instruct")
+
+
+def settings_from_options(
+    source: Path | str | Mapping[str, Any], *, voices_dir: Path | None = None
+) -> Settings:
+    """Settings from an options file (JSON or YAML) or an already-parsed mapping.
+
+    Missing options take their defaults; unknown options and wrong types raise ValueError with
+    a message naming the option. A cloned voice's relative ``audio`` path is resolved against
+    ``voices_dir`` when given, else against the options file's folder.
+    """
+    if isinstance(source, Mapping):
+        options, base_dir = source, voices_dir
+    else:
+        path = Path(source)
+        options, base_dir = _read_options_file(path), voices_dir or path.parent
+    unknown = sorted(set(options) - set(OPTION_DEFAULTS))
+    if unknown:
+        raise ValueError(
+            f"unknown option '{unknown[0]}'; the options are: {', '.join(OPTION_DEFAULTS)}"
+        )
+    merged = {**OPTION_DEFAULTS, **options}
+
+    size = _choice("option 'model_size'", merged["model_size"], MODEL_SIZES)
+    custom_voice_model, base_model = model_ids(size)
+    device = _string("option 'device'", merged["device"])
+    if not DEVICE_PATTERN.match(device):
+        raise ValueError(f"option 'device' must be auto, cpu, cuda, cuda:N or mps, got {device!r}")
+    return Settings(
+        custom_voice_model=custom_voice_model,
+        base_model=base_model,
+        voice=_optional_string("option 'voice'", merged["voice"]),
+        language=_language("option 'language'", merged["language"]),
+        cloned_voices=_cloned_voices(merged["cloned_voices"], base_dir),
+        styles=_styles(merged["styles"]),
+        device=device,
+        dtype=_choice("option 'dtype'", merged["dtype"], DTYPES),
+        debug=_boolean("option 'debug_logging'", merged["debug_logging"]),
+    )
+
+
+def _read_options_file(path: Path) -> Mapping[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ValueError(f"options file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ValueError(f"cannot read options file {path}: {err}") from err
+    try:
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"options file {path} is not valid JSON (line {err.lineno})") from err
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ValueError(f"options file {path} is not valid YAML{line}") from err
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise ValueError(f"options file {path} must hold a mapping of option names to values")
+    return data
+
+
+def _string(label: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{label} must be a non-empty string, got {value!r}")
+    return value.strip()
+
+
+def _optional_string(label: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{label} must be a string, got {value!r}")
+    return value.strip() or None
+
+
+def _boolean(label: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{label} must be a boolean, got {value!r}")
+    return value
+
+
+def _choice(label: str, value: Any, choices: Collection[str]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{label} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _language(label: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{label} must be a language code such as 'en' or 'auto', got {value!r}")
+    try:
+        return model_language(value)
+    except ValueError as err:
+        raise ValueError(f"{label}: {err}") from None
+
+
+def _items(key: str, value: Any, fields: tuple[str, ...]) -> list[Mapping[str, Any]]:
+    """A list of mappings with only ``fields`` as keys."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError(f"option '{key}' must be a list, got {value!r}")
+    for number, item in enumerate(value, start=1):
+        if not isinstance(item, Mapping):
+            raise ValueError(
+                f"option '{key}' item {number} must be a mapping with the keys "
+                f"{', '.join(fields)}, got {item!r}"
+            )
+        unknown = sorted(set(item) - set(fields))
+        if unknown:
+            raise ValueError(
+                f"option '{key}' item {number}: unknown key '{unknown[0]}'; "
+                f"the keys are: {', '.join(fields)}"
+            )
+    return value
+
+
+def _cloned_voices(value: Any, base_dir: Path | None) -> tuple[ClonedVoice, ...]:
+    voices: list[ClonedVoice] = []
+    seen: set[str] = set()
+    for number, item in enumerate(_items("cloned_voices", value, _CLONED_VOICE_KEYS), start=1):
+        where = f"option 'cloned_voices' item {number}"
+        name = _string(f"{where}: 'name'", item.get("name"))
+        if not VOICE_NAME_PATTERN.match(name):
+            raise ValueError(
+                f"{where}: 'name' must start with a letter or digit and hold only letters, "
+                f"digits, spaces, '.', '_' and '-' (64 at most), got {name!r}"
+            )
+        if name.lower() in seen:
+            raise ValueError(f"option 'cloned_voices': the name '{name}' is used twice")
+        seen.add(name.lower())
+        where = f"{where} ('{name}')"
+        audio = Path(_string(f"{where}: 'audio'", item.get("audio"))).expanduser()
+        if not audio.is_absolute() and base_dir is not None:
+            audio = base_dir / audio
+        voices.append(
+            ClonedVoice(
+                name=name,
+                audio=audio,
+                transcript=_string(f"{where}: 'transcript'", item.get("transcript")),
+                language=_language(f"{where}: 'language'", item.get("language")),
+            )
+        )
+    return tuple(voices)
+
+
+def _styles(value: Any) -> tuple[Style, ...]:
+    styles: list[Style] = []
+    seen: set[str] = set()
+    for number, item in enumerate(_items("styles", value, _STYLE_KEYS), start=1):
+        where = f"option 'styles' item {number}"
+        name = _string(f"{where}: 'name'", item.get("name"))
+        if name.lower() in seen:
+            raise ValueError(f"option 'styles': the name '{name}' is used twice")
+        seen.add(name.lower())
+        styles.append(Style(name, _string(f"{where} ('{name}'): 'instruct'", item.get("instruct"))))
+    return tuple(styles)
+
+
+# --- cloned voices as a voices dir ------------------------------------------------------------
+
+
+def materialize_cloned_voices(settings: Settings, target: Path) -> Settings:
+    """Lays out ``settings.cloned_voices`` and the voices of ``settings.voices_dir`` in ``target``.
+
+    The server reads cloned voices from one folder of NAME.wav + NAME.txt [+ NAME.yaml]. This
+    writes that folder for the voices listed in the options: a link to each reference clip, its
+    transcript and its language. Voices already in ``voices_dir`` are linked too, except where a
+    listed voice has the same name or uses the same clip. A listed voice whose clip is missing is
+    logged and skipped, like any bad reference. Returns the settings with ``voices_dir=target``.
+    """
+    if not settings.cloned_voices:
+        return settings
+    target.mkdir(parents=True, exist_ok=True)
+    listed_names = {voice.name.lower() for voice in settings.cloned_voices}
+    listed_clips = {_resolved(voice.audio) for voice in settings.cloned_voices}
+    if settings.voices_dir is not None and settings.voices_dir.is_dir():
+        for clip in sorted(settings.voices_dir.glob("*.wav")):
+            if clip.stem.lower() in listed_names or _resolved(clip) in listed_clips:
+                continue
+            for companion in _existing(clip.with_suffix(s) for s in (".wav", ".txt", ".yaml")):
+                (target / companion.name).symlink_to(companion.resolve())
+    for voice in settings.cloned_voices:
+        if not voice.audio.is_file():
+            _LOGGER.error(
+                "Skipping cloned voice '%s': audio file %s does not exist", voice.name, voice.audio
+            )
+            continue
+        (target / f"{voice.name}.wav").symlink_to(voice.audio.resolve())
+        (target / f"{voice.name}.txt").write_text(voice.transcript + "\n", encoding="utf-8")
+        if voice.language is not None:
+            (target / f"{voice.name}.yaml").write_text(
+                f"language: {voice.language}\n", encoding="utf-8"
+            )
+    return replace(settings, voices_dir=target)
+
+
+def _resolved(path: Path) -> str:
+    return os.path.realpath(path)
+
+
+def _existing(paths: Iterable[Path]) -> list[Path]:
+    return [path for path in paths if path.is_file()]
