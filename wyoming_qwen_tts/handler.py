@@ -281,6 +281,7 @@ class QwenTtsEventHandler(AsyncEventHandler):
         answer = stream.answer
         if answer.closed:
             return
+        text = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates from JSON escapes
         answer.text_chars += len(text)
         limit = self.options.max_text_chars
         if answer.text_chars > limit:
