@@ -41,9 +41,11 @@ class ServerProcess:
         threads: int,
         seed: int,
         debug: bool = True,
+        device: str = "cpu",
         extra_args: Sequence[str] = (),
     ) -> None:
         self.checkpoint = checkpoint
+        self.device = device
         self.extra_args = list(extra_args)
         self.threads = threads
         self.seed = seed
@@ -72,7 +74,7 @@ class ServerProcess:
             str(self.checkpoint),
             "--no-zeroconf",
             "--device",
-            "cpu",
+            self.device,
             "--seed",
             str(self.seed),
         ]

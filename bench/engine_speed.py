@@ -210,6 +210,7 @@ def main() -> None:
     parser.add_argument("--batches", default="1,4,8")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--no-graphs", action="store_true", help="eager steps on CUDA")
+    parser.add_argument("--int8", action="store_true", help="int8 weights (CPU)")
     parser.add_argument("--skip-upstream", action="store_true")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -229,11 +230,16 @@ def main() -> None:
         seconds, _ = timed("cpu", lambda: build_checkpoint(folder, "custom_voice", size=args.size))
         print(f"built {args.size} checkpoint in {seconds:.1f} s", flush=True)
     options = LoadOptions(
-        device=args.device, dtype=args.dtype, max_batch=max(batches), cuda_graphs=not args.no_graphs
+        device=args.device,
+        dtype=args.dtype,
+        max_batch=max(batches),
+        cuda_graphs=not args.no_graphs,
+        int8=args.int8,
     )
     seconds, model = timed(args.device, lambda: QwenModel.load(str(folder), options))
     report["load_s"] = seconds
     report["graphs"] = model.frames.graphs is not None
+    report["int8"] = args.int8
     print(f"loaded in {seconds:.1f} s (graphs: {report['graphs']})", flush=True)
 
     def section(name: str, run: Any) -> None:
@@ -257,7 +263,8 @@ def main() -> None:
 
 def print_table(report: dict[str, Any], batches: list[int]) -> None:
     print(f"\n{report['size']} on {report['device_name']} (torch {report['torch']}, "
-          f"{report['threads']} threads, graphs {report['graphs']}), {report['frames']} frames")
+          f"{report['threads']} threads, graphs {report['graphs']}, int8 {report['int8']}), "
+          f"{report['frames']} frames")
     up = report.get("upstream", {})
     if "ms_per_frame" in up:
         print(f"upstream generate: {up['ms_per_frame']:.1f} ms/frame, {up['rtf']:.2f}x real time, "

@@ -540,6 +540,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--chunk-chars", type=int, default=15, help="characters per synthesize-chunk (default: 15)"
     )
     parser.add_argument("--voice", default="ryan", help="premium voice (default: ryan)")
+    parser.add_argument("--device", default="cpu", help="the server's --device (default: cpu)")
     parser.add_argument(
         "--threads",
         type=int,
@@ -604,6 +605,7 @@ def main(argv: list[str] | None = None) -> int:
                 threads=args.threads,
                 seed=args.seed,
                 debug=False,
+                device=args.device,
                 extra_args=["--max-batch", str(max_batch), *args.server_args],
             )
             started = time.perf_counter()

@@ -374,7 +374,7 @@ class EngineTimer:
     """The engine loaded in this process, timing its own first chunk for one sentence."""
 
     def __init__(
-        self, checkpoint: Path, voice_name: str, text: str, seed: int, threads: int
+        self, checkpoint: Path, voice_name: str, text: str, seed: int, threads: int, device: str
     ) -> None:
         import torch
 
@@ -388,7 +388,7 @@ class EngineTimer:
         self.engine = Engine.load(
             custom_voice_model=str(checkpoint),
             base_model=None,
-            options=LoadOptions(device="cpu"),
+            options=LoadOptions(device=device),
             seed=seed,
         )
         self.request = SynthesisRequest(text=text, voice=premium_voice(voice_name))
@@ -554,6 +554,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--runs", type=int, default=5, help="measured runs per scenario (default: 5)"
     )
     parser.add_argument("--voice", default="ryan", help="premium voice (default: ryan)")
+    parser.add_argument("--device", default="cpu", help="the server's --device (default: cpu)")
     parser.add_argument(
         "--threads",
         type=int,
@@ -612,8 +613,12 @@ def main(argv: list[str] | None = None) -> int:
             Scenario("10 sentences, one-shot", TEN_SENTENCES, False, 10, args.ten_full_runs),
             Scenario("10 sentences, streaming", TEN_SENTENCES, True, 10, args.ten_full_runs),
         ]
-        engine = EngineTimer(checkpoint, args.voice, ONE_SENTENCE, args.seed, args.threads)
-        server = ServerProcess(checkpoint, threads=args.threads, seed=args.seed)
+        engine = EngineTimer(
+            checkpoint, args.voice, ONE_SENTENCE, args.seed, args.threads, args.device
+        )
+        server = ServerProcess(
+            checkpoint, threads=args.threads, seed=args.seed, device=args.device
+        )
         started = time.perf_counter()
         server.start()
         elapsed = time.perf_counter() - started

@@ -1,8 +1,16 @@
 """Speech-ready text: markdown, URLs, emoji, numbers, times, dates and units, per language.
 
 ``normalize_for_speech(text, language)`` turns what an LLM or a Home Assistant automation writes
-into what a person would say.  It runs on each sentence (or a whole text) before synthesis, never
-raises, and is idempotent: normalizing its own output changes nothing.
+into what a person would say.  It runs on each sentence (or a whole text) before synthesis.
+
+* It never raises: if a rule fails on some input (a bug), the text gets only the character and
+  whitespace cleanup below, and a warning is logged.
+* It is idempotent: normalizing its own output changes nothing.  One pass of the rules leaves a
+  fixed point for realistic text; the pass is repeated (at most four times) until nothing
+  changes, which also covers contrived input where removing one piece of markup forms another.
+  With ``language=None`` each pass detects the language of its own input, so the result is a
+  fixed point for the language it will be detected as.
+* Text is NFC-normalized, so canonically equivalent characters may change code points.
 
 Which rules
 -----------
@@ -74,29 +82,41 @@ written here.  In order of precedence:
 * Quantities: an optional sign (``-``, ``−``, ``+`` before the number, not after a word), a
   number, an optional range (``10-15``, ``10–15``: "ten to fifteen", "zehn bis fünfzehn", "от
   десяти до пятнадцати") and an optional unit: ``°C ℃ °F ℉ ° % km/h mph kWh MWh Wh kW MW W mV V
-  mA A mm cm km m m² m³ kg mg g ml l L hPa mbar ppm µg/m³ min h``.  Units are case-sensitive
-  and must not be followed by a letter (``5 mal`` is not meters).  The unit takes the singular
-  or plural the number asks for (English/German/Spanish/Italian/Portuguese: singular for
-  exactly 1; French: below 2; Russian: one/few/many, genitive singular after a fraction) and
-  the number agrees with its gender ("eine Kilowattstunde", "une heure", "una hora", "одна
-  минута", "duas horas").
+  mA A mm cm km m m² m³ kg mg g ml l L hPa mbar ppm µg/m³ min h`` and their Russian spellings
+  (``км/ч кВт·ч Вт гПа мин ч`` ...).  Units are case-sensitive and must not be followed by a
+  letter (``5 mal`` is not meters).  The unit takes the singular or plural the number asks for
+  (English/German/Spanish/Italian/Portuguese: singular for exactly 1; French: below 2; Russian:
+  one/few/many, genitive singular after a fraction).
+* Agreement: a whole number before a unit, a currency, a clock hour or one of a few nouns
+  written out (the unit names, and words like hour, week, night, person, door) takes the form
+  that goes with that noun's gender: "eine Kilowattstunde", "ein Uhr", "une heure", "una
+  hora", "veintiún euros", "duas horas", "одна минута"; German uses the dative after a
+  preposition ("seit einer Stunde"), Italian elides ("un'ora").  Before any other word, and
+  in other cases than these, num2words' own form is used.
 * Number formats: English ``1,000`` and ``21.5``.  Elsewhere the decimal comma ``21,5``,
-  thousands dots ``1.000``/``1.234.567,89``, and (everywhere) thousands spaces ``1 000`` with a
-  space, no-break space or thin space; a dot that is not followed by exactly three-digit groups
-  is a decimal point, so German ``21.5`` is "einundzwanzig Komma fünf" but ``21.500`` is
-  21500.  English and German read decimals digit by digit ("point zero five", "Komma null
-  fünf"); French, Spanish, Italian and Portuguese read them as a number ("virgule cinquante");
-  Spanish says "coma" or "punto" after how it was written; Russian uses num2words' fractions
-  ("двадцать одна целая пять десятых").  Three or more dotted parts that are not thousands
-  (``1.2.3``, ``192.168.1.1``) are read part by part with the word for "dot".
-* A number written with a leading zero (``007``, ``0800``) is read digit by digit; a number
-  glued to letters (``3D``, ``H2O``, ``mp3``) is left alone; ``#5`` and ``№5`` say "number five".
-  ``&`` becomes "and" in the language.
+  thousands dots ``1.000``/``1.234.567,89`` and thousands spaces ``1 000``; everywhere a
+  no-break or thin space between three-digit groups.  A dot that is not followed by exactly
+  three-digit groups is a decimal point, so German ``21.5`` is "einundzwanzig Komma fünf" but
+  ``21.500`` is 21500.  English and German read decimals digit by digit ("point zero five",
+  "Komma null fünf"); French, Spanish, Italian and Portuguese read them as a number ("virgule
+  cinquante"); Spanish says "coma" or "punto" after how it was written; Russian uses
+  num2words' fractions ("двадцать одна целая пять десятых").  Three or more dotted parts that
+  are not thousands (``1.2.3``, ``192.168.1.1``) are read part by part with the word for "dot".
+* A number written with a leading zero (``007``, ``0800``) is read digit by digit.  A number
+  glued to a letter or ``@`` (``3D``, ``H2O``, ``PM2.5``, ``x2026-11-25``) or followed by a dot
+  and a letter or digit (part of a dotted name) is left alone.  ``#5``, ``№5``, ``No. 5`` and
+  ``Nr. 5`` say "number five".  ``&`` between words becomes "and" in the language.
 * Whatever num2words cannot say (a number over 15 digits, an unknown form) keeps its digits.
 
+Streaming
+---------
+Sentence splitting cuts a fenced code block into pieces that no longer look like code, so a
+caller that splits streamed text should pass the raw chunks through ``CodeBlockFilter`` first;
+it replaces each block by the same phrase and passes everything else through unchanged.
+
 Not handled: phone numbers (read as cardinals or ranges), Roman numerals, fractions like
-``1/2``, magnitude words after money (``$5 million``), and nested markdown more than ten
-levels deep.
+``1/2``, magnitude words after money (``$5 million``), grammatical case beyond the cases above
+(Russian "1 минуту" stays "один минуту"), and markdown nested more than ten levels deep.
 """
 
 from __future__ import annotations
@@ -772,7 +792,9 @@ def _strip_markdown(text: str, language: str) -> str:
     return " ".join(spoken)
 
 
-def _repeat(pattern: re.Pattern[str], replacement, text: str) -> str:
+def _repeat(
+    pattern: re.Pattern[str], replacement: str | Callable[[re.Match[str]], str], text: str
+) -> str:
     for _ in range(_MAX_NESTING):
         new = pattern.sub(replacement, text)
         if new == text:
@@ -818,12 +840,12 @@ def _strip_line_once(line: str, language: str) -> tuple[str, bool]:
     block = False
     for _ in range(_MAX_NESTING):
         match = _LINE_PREFIX.match(line)
-        if match is None or (language == "german" and _is_german_ordinal_prefix(line, match)):
+        if match is None or _is_ordinal_prefix(line, match, language):
             break
         if match[0].lstrip().startswith("#"):
             line = _without_closing_hashes(line)
         line = line[match.end() :]
-        block = True
+        block = block or not match[0].lstrip().startswith(">")
     if "|" in line:
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
         line = ", ".join(cell for cell in cells if cell)
@@ -854,10 +876,16 @@ def _without_closing_hashes(line: str) -> str:
     return line
 
 
-def _is_german_ordinal_prefix(line: str, match: re.Match[str]) -> bool:
+def _is_ordinal_prefix(line: str, match: re.Match[str], language: str) -> bool:
+    """``3. Oktober``, ``2. Platz``: an ordinal at the start of a line, not a list marker."""
     marker = match[0].strip()
-    is_number = marker[:-1].isdigit() and marker.endswith(".")
-    return is_number and bool(_DE_ORDINAL_NOUN_AHEAD.match(line, match.end()))
+    lang = _LANGS.get(language)
+    if lang is None or not (marker[:-1].isdigit() and marker.endswith(".")):
+        return False
+    if lang.code == "de":
+        return bool(_DE_ORDINAL_NOUN_AHEAD.match(line, match.end()))
+    rest = line[match.end() :].lstrip()
+    return any(rest.startswith(month) for month in lang.months)
 
 
 def _speak_addresses(line: str, language: str) -> str:
@@ -960,7 +988,7 @@ def _parse(raw: str, code: str) -> _Num:
     int_digits, _, fraction = digits.replace(",", ".").partition(".")
     if len(int_digits.lstrip("0")) > _MAX_INT_DIGITS or len(fraction) > 2 * _MAX_INT_DIGITS:
         raise _Unsayable(raw)
-    return _Num(int(int_digits), int_digits, fraction, separator, grouped)
+    return _Num(_int(int_digits), int_digits, fraction, separator, grouped)
 
 
 def _n2w(value: int | str, code: str, **kwargs: object) -> str:
@@ -1011,11 +1039,17 @@ def _ordinal(n: int, lang: _Lang, gender: str = "m", case: str = "n") -> str:
     return words
 
 
+def _int(digits: str) -> int:
+    if len(digits) > 2 * _MAX_INT_DIGITS:
+        raise _Unsayable(digits)
+    return int(digits)
+
+
 def _digits(digits: str, lang: _Lang) -> str:
     return " ".join(_n2w(int(d), lang.code) for d in digits)
 
 
-def _say_number(num: _Num, lang: _Lang, gender: str = "m") -> str:
+def _say_number(num: _Num, lang: _Lang, gender: str | None = None) -> str:
     """A number (no sign); a whole one agrees with ``gender``."""
     if len(num.int_digits) > 1 and num.int_digits.startswith("0") and not num.fraction:
         if num.grouped:
@@ -1257,7 +1291,7 @@ def _dotted(match: re.Match[str], lang: _Lang) -> str:
     if lang.code != "en" and re.fullmatch(r"\d{1,3}(?:\.\d{3})+", text):
         return text  # thousands, for the quantity pass
     parts = text.split(".")
-    return f" {lang.dot} ".join(_say_number(_Num(int(p), p, "", "", False), lang) for p in parts)
+    return f" {lang.dot} ".join(_say_number(_Num(_int(p), p, "", "", False), lang) for p in parts)
 
 
 def _time(match: re.Match[str], lang: _Lang) -> str:
@@ -1351,7 +1385,7 @@ _RU_MARKS = {
 
 
 def _ordinal_mark(match: re.Match[str], lang: _Lang) -> str:
-    n = int(match["n"])
+    n = _int(match["n"])
     mark = _group(match, "mark") or ""
     if lang.code == "fr":
         if mark.startswith(("nd", "d")) and n == 2:
@@ -1384,6 +1418,7 @@ def _german_ordinal(match: re.Match[str], lang: _Lang) -> str:
 
 _RU_GENITIVE_BEFORE = re.compile(r"\b(?:до|с|со|после|от|около|для|из|без|кроме)\s+$", re.I)
 _RU_DATIVE_BEFORE = re.compile(r"\b(?:к|ко|по)\s+$", re.I)
+_RU_FROM_BEFORE = re.compile(r"\bот\s+$", re.I)
 _RU_IN_BEFORE = re.compile(r"\b(?:в|во)\s+$", re.I)
 
 
@@ -1463,7 +1498,8 @@ def _quantity(match: re.Match[str], lang: _Lang) -> str:
             words = _one_in_context(words, gender, match, lang)
         return f"{words} {_pick(noun, num, lang)}" if noun else words
     if lang.code == "ru" and not num.fraction and not num2.fraction:
-        words = f"от {sign}{_cardinal(num.integer, lang, gender, 'g')} до "
+        start = "" if _RU_FROM_BEFORE.search(_before(match)) else "от "
+        words = f"{start}{sign}{_cardinal(num.integer, lang, gender, 'g')} до "
         words += _cardinal(num2.integer, lang, gender, "g")
         return f"{words} {_pick(noun, num2, lang, many=True)}" if noun else words
     words = f"{sign}{_say_number(num, lang, gender)} {lang.to} {_say_number(num2, lang, gender)}"
@@ -1515,13 +1551,12 @@ def _pick_first(unit: str, lang: _Lang) -> str:
 
 
 def _leftover(match: re.Match[str], lang: _Lang) -> str:
-    digits = match[0]
-    string = match.string
-    start = len(string[: match.start()]) - len(_TOKEN_TAIL.search(string[: match.start()])[0])
-    token = string[start : _TOKEN_HEAD.match(string, match.end()).end()]
+    digits, string, start, end = match[0], match.string, match.start(), match.end()
+    token_start = _TOKEN_TAIL.search(string, max(0, start - 40), start).start()
+    token = string[token_start : _TOKEN_HEAD.match(string, end).end()]
     if len(digits.lstrip("0")) > _MAX_INT_DIGITS or _LETTER_DIGIT.search(token):
         raise _Unsayable(digits)  # "PM2.5", "v1.2b": a name, not a number
-    return _say_number(_Num(int(digits), digits, "", "", False), lang)
+    return _say_number(_Num(_int(digits), digits, "", "", False), lang)
 
 
 # ---------------------------------------------------------------------------------------------

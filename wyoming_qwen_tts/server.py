@@ -55,6 +55,7 @@ def load_catalog_and_engine(settings: Settings) -> tuple[VoiceCatalog, Engine]:
         cache_dir=settings.data_dir,
         local_files_only=settings.local_files_only,
         max_batch=settings.max_batch,
+        int8=settings.int8,
     )
     try:
         engine = Engine.load(

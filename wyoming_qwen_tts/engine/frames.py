@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from .kv_cache import StaticKVCache
-from .layers import DecoderStack, RotaryTable
+from .layers import DecoderStack, RotaryTable, quantize_int8
 
 if TYPE_CHECKING:
     from .cuda_graphs import CudaGraphs
@@ -114,7 +114,9 @@ class Utterance:
 class FrameLoop:
     """Generates frames for up to ``max_batch`` utterances at once on one upstream model."""
 
-    def __init__(self, model: nn.Module, *, max_batch: int = 1, slots: int = 512) -> None:
+    def __init__(
+        self, model: nn.Module, *, max_batch: int = 1, slots: int = 512, int8: bool = False
+    ) -> None:
         self.model = model
         self.talker = model.talker
         self.predictor = model.talker.code_predictor
@@ -142,8 +144,10 @@ class FrameLoop:
             dtype=self.dtype,
             device=self.device,
         )
-        self.talker_stack = DecoderStack(self.talker.model)
-        self.predictor_stack = DecoderStack(self.predictor.model)
+        if int8:  # every linear layer of the talker and the code predictor, heads included
+            quantize_int8(self.talker)
+        self.talker_stack = DecoderStack(self.talker.model, int8=int8)
+        self.predictor_stack = DecoderStack(self.predictor.model, int8=int8)
         self.talker_rotary = RotaryTable(self.talker.model.rotary_emb, multimodal=True, dtype=self.dtype)
         self.predictor_rotary = RotaryTable(
             self.predictor.model.rotary_emb, multimodal=False, dtype=self.dtype

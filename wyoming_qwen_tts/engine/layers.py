@@ -10,7 +10,9 @@ position with upstream's rotary module.
 from __future__ import annotations
 
 from collections.abc import Callable
+import warnings
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -36,14 +38,29 @@ def _rotate_half(x: torch.Tensor) -> torch.Tensor:
 class _Layer:
     input_norm: torch.Tensor
     post_norm: torch.Tensor
-    qkv: torch.Tensor
-    qkv_bias: torch.Tensor | None
+    qkv: Projection
     qk_norm: torch.Tensor
     """[q_heads + kv_heads, head_dim]: q_norm's weight per query head, k_norm's per key head."""
-    o_proj: nn.Linear
-    gate_up: torch.Tensor
-    down_proj: torch.Tensor
+    o_proj: Projection
+    gate_up: Projection
+    down_proj: Projection
     act: Callable[[torch.Tensor], torch.Tensor]
+
+
+Projection = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _concatenated(*modules: nn.Module) -> Projection:
+    return lambda x: torch.cat([module(x) for module in modules], dim=-1)
+
+
+def quantize_int8(module: nn.Module) -> nn.Module:
+    """Replaces ``module``'s linear layers by dynamically quantized int8 ones (CPU)."""
+    from torch.ao.quantization import quantize_dynamic
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao.quantization announces its move to torchao
+        return quantize_dynamic(module, {nn.Linear}, dtype=torch.qint8, inplace=True)
 
 
 def _fuse(modules: list[nn.Linear], attribute: str) -> torch.Tensor | None:
@@ -66,7 +83,8 @@ def _fuse(modules: list[nn.Linear], attribute: str) -> torch.Tensor | None:
 class DecoderStack:
     """The layers and final norm of an upstream talker or code-predictor model."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, *, int8: bool = False) -> None:
+        """``int8``: ``model``'s linear layers were replaced by ``quantize_int8``."""
         config = model.config
         self.eps = config.rms_norm_eps
         self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
@@ -78,27 +96,32 @@ class DecoderStack:
         self.layers = []
         for layer in model.layers:
             attention, mlp = layer.self_attn, layer.mlp
-            projections = [attention.q_proj, attention.k_proj, attention.v_proj]
-            qkv = _fuse(projections, "weight")
-            assert qkv is not None
             qk_norm = torch.cat(
                 [
                     attention.q_norm.weight.detach().expand(self.q_heads, -1),
                     attention.k_norm.weight.detach().expand(self.kv_heads, -1),
                 ]
             )
-            gate_up = _fuse([mlp.gate_proj, mlp.up_proj], "weight")
-            assert gate_up is not None
+            projections = [attention.q_proj, attention.k_proj, attention.v_proj]
+            if int8:  # the modules are quantized already (``quantize_int8``): call them
+                qkv = _concatenated(*projections)
+                gate_up = _concatenated(mlp.gate_proj, mlp.up_proj)
+                o_proj, down_proj = attention.o_proj, mlp.down_proj
+            else:
+                weight = _fuse(projections, "weight")
+                qkv = partial(F.linear, weight=weight, bias=_fuse(projections, "bias"))
+                gate_up = partial(F.linear, weight=_fuse([mlp.gate_proj, mlp.up_proj], "weight"))
+                o_proj = partial(F.linear, weight=attention.o_proj.weight, bias=attention.o_proj.bias)
+                down_proj = partial(F.linear, weight=mlp.down_proj.weight)
             self.layers.append(
                 _Layer(
                     input_norm=layer.input_layernorm.weight,
                     post_norm=layer.post_attention_layernorm.weight,
                     qkv=qkv,
-                    qkv_bias=_fuse(projections, "bias"),
                     qk_norm=qk_norm,
-                    o_proj=attention.o_proj,
+                    o_proj=o_proj,
                     gate_up=gate_up,
-                    down_proj=mlp.down_proj.weight,
+                    down_proj=down_proj,
                     act=mlp.act_fn,
                 )
             )
@@ -119,7 +142,7 @@ class DecoderStack:
         for index, layer in enumerate(self.layers):
             residual = hidden
             normed = rms_norm(hidden, layer.input_norm, self.eps)
-            qkv = F.linear(normed, layer.qkv, layer.qkv_bias).view(rows, queries, -1, self.head_dim)
+            qkv = layer.qkv(normed).view(rows, queries, -1, self.head_dim)
             qk = rms_norm(qkv[:, :, :qk_heads], layer.qk_norm, self.eps)
             qk = (qk * cos) + (_rotate_half(qk) * sin)
             query = qk[:, :, : self.q_heads].transpose(1, 2)
@@ -128,11 +151,11 @@ class DecoderStack:
             key, value = cache.update(key, value, index)
             attended = self._attention(query, key, value, attention_mask)
             attended = attended.reshape(rows, queries, -1).contiguous()
-            hidden = residual + _linear(layer.o_proj, attended)
+            hidden = residual + layer.o_proj(attended)
             residual = hidden
             normed = rms_norm(hidden, layer.post_norm, self.eps)
-            gate, up = F.linear(normed, layer.gate_up).chunk(2, dim=-1)
-            hidden = residual + F.linear(layer.act(gate) * up, layer.down_proj)
+            gate, up = layer.gate_up(normed).chunk(2, dim=-1)
+            hidden = residual + layer.down_proj(layer.act(gate) * up)
         return rms_norm(hidden, self.final_norm, self.eps)
 
     def _attention(
@@ -155,10 +178,6 @@ class DecoderStack:
                 attn_mask=attention_mask, dropout_p=0.0, scale=self.scaling, is_causal=False,
             )  # fmt: skip
         return out.transpose(1, 2).contiguous()
-
-
-def _linear(module: nn.Linear, x: torch.Tensor) -> torch.Tensor:
-    return F.linear(x, module.weight, module.bias)
 
 
 def _repeat_kv(states: torch.Tensor, groups: int) -> torch.Tensor:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -39,6 +43,8 @@ class LoadOptions:
     """Requests generated together, one frame each per step."""
     cuda_graphs: bool = True
     """On CUDA, capture the per-frame steps as CUDA graphs at load."""
+    int8: bool = False
+    """On CPU, dynamically quantized int8 weights: faster, no longer upstream's exact codes."""
 
 
 @dataclass(frozen=True)
@@ -78,13 +84,15 @@ class QwenModel:
     Not thread-safe: the talker keeps per-call state, so one thread uses an instance at a time.
     """
 
-    def __init__(self, wrapper: Any, source: str, max_batch: int = 1) -> None:
+    def __init__(
+        self, wrapper: Any, source: str, max_batch: int = 1, int8: bool = False
+    ) -> None:
         self.wrapper = wrapper
         self.source = source
         self.kind = ModelKind(wrapper.model.tts_model_type)
         self.codec = StreamingCodecDecoder(wrapper.model.speech_tokenizer.model.decoder)
         self.sample_rate = int(wrapper.model.speech_tokenizer.get_output_sample_rate())
-        self.frames = FrameLoop(wrapper.model, max_batch=max_batch)
+        self.frames = FrameLoop(wrapper.model, max_batch=max_batch, int8=int8)
 
     @classmethod
     def load(cls, source: str, options: LoadOptions) -> QwenModel:
@@ -102,7 +110,8 @@ class QwenModel:
         if options.cache_dir is not None:
             kwargs["cache_dir"] = str(options.cache_dir)
         try:
-            wrapper = qwen_tts.Qwen3TTSModel.from_pretrained(source, **kwargs)
+            with download_progress(source, options):
+                wrapper = qwen_tts.Qwen3TTSModel.from_pretrained(source, **kwargs)
         except Exception as err:  # noqa: BLE001 - HF raises many types; all mean "cannot load"
             hint = (
                 "it is not in the local cache and --local-files-only is set"
@@ -113,7 +122,9 @@ class QwenModel:
         wrapper.model.eval()
         if device != "cpu":
             wrapper.model.speech_tokenizer.model.float()  # a bf16 codec gave NaN/silence elsewhere
-        model = cls(wrapper, source, options.max_batch)
+        if options.int8 and device != "cpu":
+            raise ModelLoadError("int8 weights are for the CPU; on a GPU leave --int8 off")
+        model = cls(wrapper, source, options.max_batch, options.int8)
         if device.startswith("cuda") and options.cuda_graphs:
             model.frames.enable_cuda_graphs(model.subtalker_params())
         _LOGGER.info(
@@ -184,3 +195,51 @@ class QwenModel:
         if self.kind is ModelKind.CUSTOM_VOICE:
             kwargs["speakers"] = [given.speaker]
         return kwargs
+
+
+DOWNLOAD_LOG_INTERVAL_S = 10.0
+
+
+@contextlib.contextmanager
+def download_progress(source: str, options: LoadOptions) -> Iterator[None]:
+    """Logs how much of a Hub checkpoint has arrived, every 10 s while it grows.
+
+    The Hub's own progress bars redraw one line with carriage returns, which a container log
+    (Home Assistant's add-on log, ``docker logs``) shows as one endless line or not at all.
+    """
+    if options.local_files_only or Path(source).is_dir():
+        yield
+        return
+    from huggingface_hub import constants
+
+    cache = options.cache_dir or Path(constants.HF_HUB_CACHE)
+    folder = Path(cache) / ("models--" + source.replace("/", "--"))
+    stop = threading.Event()
+
+    def watch() -> None:
+        last = _folder_bytes(folder)
+        while not stop.wait(DOWNLOAD_LOG_INTERVAL_S):
+            size = _folder_bytes(folder)
+            if size != last:
+                _LOGGER.info("Downloading %s into %s: %.2f GB so far", source, cache, size / 1e9)
+                last = size
+
+    thread = threading.Thread(target=watch, name="download-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _folder_bytes(folder: Path) -> int:
+    """Bytes in the files under ``folder`` (the Hub cache's blobs; its snapshots are links)."""
+    total = 0
+    for root, _, files in os.walk(folder):
+        for name in files:
+            with contextlib.suppress(OSError):
+                path = os.path.join(root, name)
+                if not os.path.islink(path):
+                    total += os.stat(path).st_size
+    return total

@@ -1,0 +1,71 @@
+# One image for the Home Assistant add-on and for a standalone GPU box.
+#
+# Base: Home Assistant's Debian base image. It is multi-platform (amd64, aarch64), so a plain
+# `docker build .` and the Supervisor's build (`--platform` from config.yaml's arch, no
+# BUILD_FROM since there is no build.yaml) both get the right one. It carries s6-overlay and
+# bashio, which the add-on's services use, and glibc, which torch's wheels need (Alpine's musl
+# has none). On a GPU box the CUDA libraries come inside the CUDA torch wheels and the driver
+# from the NVIDIA container toolkit, so the same base serves there too.
+ARG BUILD_FROM=ghcr.io/home-assistant/base-debian:trixie
+FROM ${BUILD_FROM}
+
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+
+# Passed by the Supervisor; the base image already matches the platform being built.
+ARG BUILD_ARCH
+ARG BUILD_VERSION
+
+# torch is pinned and installed first, from the CPU wheel index by default (a Home Assistant
+# host has no GPU). The GPU box's compose file passes a CUDA index instead, for example
+# --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128
+ARG TORCH_VERSION=2.13.0
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+ARG QWEN_TTS_VERSION=0.1.1
+
+# Model downloads and other caches live in /data: the add-on's persistent folder (and the
+# GPU box's volume), so a restart downloads nothing. config.yaml keeps them out of backups.
+# The Hub's progress bars are carriage-return redraws, unreadable in a container log; the
+# server logs a line every 10 s while a model downloads instead.
+ENV VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:${PATH} \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONUNBUFFERED=1 \
+    HF_HOME=/data/models \
+    HF_HUB_DISABLE_PROGRESS_BARS=1 \
+    HF_HUB_DISABLE_TELEMETRY=1 \
+    NUMBA_CACHE_DIR=/data/cache/numba
+
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends python3 python3-venv \
+    && rm -rf /var/lib/apt/lists/* \
+    && python3 -m venv "${VIRTUAL_ENV}"
+
+# Then qwen-tts without its declared dependencies: they drag in gradio (its demo only) and a
+# torchaudio that pins another torch build. This package lists what qwen-tts really uses.
+RUN pip install --no-cache-dir --index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}" \
+    && pip install --no-cache-dir --no-deps "qwen-tts==${QWEN_TTS_VERSION}"
+
+# This package, from the build context (the repository).
+WORKDIR /usr/src/wyoming-qwen-tts
+COPY pyproject.toml README.md ./
+COPY wyoming_qwen_tts ./wyoming_qwen_tts
+RUN pip install --no-cache-dir . \
+    && wyoming-qwen-tts --version
+
+WORKDIR /
+COPY addon/rootfs /
+RUN chmod a+x /etc/s6-overlay/s6-rc.d/*/run /etc/s6-overlay/s6-rc.d/qwen-tts/finish
+
+# A Describe round trip, not just an open port. The long start period covers the first
+# start's model download; the first success ends it.
+HEALTHCHECK --start-period=60m --interval=30s --timeout=15s --retries=3 \
+    CMD ["/opt/venv/bin/wyoming-qwen-tts", "health", "--uri", "tcp://127.0.0.1:10200", "--timeout", "10"]
+
+LABEL \
+    org.opencontainers.image.title="wyoming-qwen-tts" \
+    org.opencontainers.image.description="Wyoming text-to-speech server on Qwen3-TTS" \
+    org.opencontainers.image.source="https://github.com/wyoming-qwen-tts/wyoming-qwen-tts" \
+    org.opencontainers.image.licenses="Apache-2.0" \
+    org.opencontainers.image.version="${BUILD_VERSION}"
