@@ -108,7 +108,7 @@ class CudaGraphs:
         cos, sin = loop.talker_rotary.lookup(self._positions[:rows])
         mask = self.visible[:rows, None, None, :]
         hidden = loop.talker_stack.forward(self._embeds[:rows], cos, sin, cache, mask)
-        return hidden, loop.talker.codec_head(hidden)[:, -1, :].float()
+        return hidden, loop._codec_head(hidden)[:, -1, :].float()
 
     def _capture(self, run: Callable[[], _Outputs]) -> tuple[torch.cuda.CUDAGraph, _Outputs]:
         stream = torch.cuda.Stream()

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from .kv_cache import StaticKVCache
-from .layers import DecoderStack, RotaryTable, quantize_int8
+from .layers import DecoderStack, RotaryTable, linear, quantize_int8
 
 if TYPE_CHECKING:
     from .cuda_graphs import CudaGraphs
@@ -205,7 +205,7 @@ class FrameLoop:
         if self.graphs is not None:
             self.graphs.prefilled(row, utterance.length)
         self.active.append(utterance)
-        logits = self.talker.codec_head(hidden)[:, -1, :].float()
+        logits = self._codec_head(hidden)[:, -1, :].float()
         utterance.hidden = hidden[:, -1:, :]
         self._sample_first_codebook([utterance], logits)
         if utterance.finished:
@@ -260,7 +260,7 @@ class FrameLoop:
             hidden, logits = graphs.talker(embeds, lengths, positions)
         else:
             hidden = self._talker_decode(embeds, lengths, positions)
-            logits = self.talker.codec_head(hidden)[:, -1, :].float()
+            logits = self._codec_head(hidden)[:, -1, :].float()
         for i, utterance in enumerate(batch):
             utterance.hidden = hidden[i : i + 1, -1:, :].clone()
             utterance.steps += 1
@@ -315,12 +315,22 @@ class FrameLoop:
             cache = self.predictor_cache.for_step(slots, slice(0, start + length))
             cos, sin = self.predictor_rotary.lookup(slots)
             out = self.predictor_stack.forward(predictor.small_to_mtp_projection(inputs), cos, sin, cache)
-            logits = predictor.lm_head[group](out)[:, -1, :].float()
+            logits = self._head(predictor.lm_head[group], out)[:, -1, :].float()
             token = sample(process_logits(logits, params), params, generators)
             codes.append(token)
             inputs = embeddings[group](token.unsqueeze(1))
             codec_hiddens.append(inputs)
         return torch.stack(codes, dim=1), torch.cat(codec_hiddens, dim=1)
+
+    def _codec_head(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self._head(self.talker.codec_head, hidden)
+
+    @staticmethod
+    def _head(head: nn.Module, hidden: torch.Tensor) -> torch.Tensor:
+        """A linear head through ``layers.linear`` (a quantized head is called as it is)."""
+        if isinstance(head, nn.Linear):
+            return linear(hidden, head.weight, head.bias)
+        return head(hidden)
 
     def _talker_decode(
         self, embeds: torch.Tensor, lengths: list[int], positions: list[int]

@@ -50,6 +50,23 @@ class _Layer:
 Projection = Callable[[torch.Tensor], torch.Tensor]
 
 
+def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """``F.linear``, except for a decode step of a few rows on the CPU.
+
+    There the BLAS treats 3-16 rows as a matrix product and repacks the whole weight matrix on
+    every call, doubling the memory traffic that sets the speed; multiplying the weights by the
+    transposed input streams them once. A lone request's steps and every prompt take
+    ``F.linear``, as upstream does, so a lone request stays bitwise upstream's.
+    """
+    rows = x.shape[0]
+    if x.device.type != "cpu" or x.dim() != 3 or x.shape[1] != 1 or not 3 <= rows <= 16:
+        return F.linear(x, weight, bias)
+    out = torch.mm(weight, x.reshape(rows, -1).T).T
+    if bias is not None:
+        out = out + bias
+    return out.reshape(rows, 1, -1)
+
+
 def _concatenated(*modules: nn.Module) -> Projection:
     return lambda x: torch.cat([module(x) for module in modules], dim=-1)
 
@@ -109,10 +126,10 @@ class DecoderStack:
                 o_proj, down_proj = attention.o_proj, mlp.down_proj
             else:
                 weight = _fuse(projections, "weight")
-                qkv = partial(F.linear, weight=weight, bias=_fuse(projections, "bias"))
-                gate_up = partial(F.linear, weight=_fuse([mlp.gate_proj, mlp.up_proj], "weight"))
-                o_proj = partial(F.linear, weight=attention.o_proj.weight, bias=attention.o_proj.bias)
-                down_proj = partial(F.linear, weight=mlp.down_proj.weight)
+                qkv = partial(linear, weight=weight, bias=_fuse(projections, "bias"))
+                gate_up = partial(linear, weight=_fuse([mlp.gate_proj, mlp.up_proj], "weight"))
+                o_proj = partial(linear, weight=attention.o_proj.weight, bias=attention.o_proj.bias)
+                down_proj = partial(linear, weight=mlp.down_proj.weight)
             self.layers.append(
                 _Layer(
                     input_norm=layer.input_layernorm.weight,
