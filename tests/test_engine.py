@@ -84,7 +84,7 @@ def test_fork_continues_like_the_original(custom_voice: QwenModel) -> None:
 
 def test_chunk_schedule_starts_small_and_grows() -> None:
     schedule = chunk_schedule()
-    assert [next(schedule) for _ in range(6)] == [2, 4, 8, 16, 16, 16]
+    assert [next(schedule) for _ in range(7)] == [2, 4, 8, 16, 32, 32, 32]
 
 
 def generate_alone(model: QwenModel, text: str, given: GenerationInput, max_frames: int) -> list:
@@ -116,7 +116,7 @@ def test_engine_streams_first_audio_after_two_frames(custom_voice: QwenModel) ->
     engine.synthesize(SynthesisRequest(text=text, voice=premium_voice("ryan")), sink)
     frames = [len(chunk) // (2 * SAMPLES_PER_FRAME) for chunk in sink.chunks]
     assert frames[0] == min(2, sum(frames))
-    assert frames[: len(frames) - 1] == [2, 4, 8, 16, 16, 16, 16, 16, 16][: len(frames) - 1]
+    assert frames[: len(frames) - 1] == [2, 4, 8, 16, 32, 32, 32][: len(frames) - 1]
     torch.manual_seed(4)
     wavs, _ = custom_voice.wrapper.generate_custom_voice(
         text, speaker="ryan", max_new_tokens=frame_budget(text)
