@@ -177,3 +177,43 @@ def test_engine_clone_voice_reuses_its_primed_codec(base: QwenModel, tmp_path: P
     engine.synthesize(SynthesisRequest(text="Lights off.", voice=voice), first)
     engine.synthesize(SynthesisRequest(text="Lights off.", voice=voice), second)
     assert first.chunks == second.chunks and first.chunks
+
+
+@pytest.fixture(scope="module")
+def voice_design(voice_design_checkpoint: Path) -> QwenModel:
+    return QwenModel.load(str(voice_design_checkpoint), LoadOptions(device="cpu"))
+
+
+def upstream_codes(model: QwenModel, text: str, given: GenerationInput, frames: int) -> torch.Tensor:
+    """The codes of upstream's own ``Qwen3TTSForConditionalGeneration.generate``."""
+    with torch.inference_mode():
+        codes, _ = model.wrapper.model.generate(**model._generate_kwargs(text, given, frames))
+    return codes[0]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("kind", ["custom_voice", "voice_design", "base_icl", "base_x_vector"])
+def test_codes_equal_upstream_for_every_kind(
+    request: pytest.FixtureRequest, tmp_path: Path, kind: str, seed: int
+) -> None:
+    text = "Please close the window in the living room."
+    if kind == "custom_voice":
+        model = request.getfixturevalue("custom_voice")
+        given = GenerationInput(language="english", speaker="dylan")
+    elif kind == "voice_design":
+        model = request.getfixturevalue("voice_design")
+        given = GenerationInput(language="english", instruct="A warm, slow, elderly voice.")
+    else:
+        import soundfile
+
+        model = request.getfixturevalue("base")
+        write_reference(tmp_path / "ref.wav", 2.0, seed=seed)
+        audio, rate = soundfile.read(str(tmp_path / "ref.wav"), dtype="float32")
+        transcript = "A reference sentence." if kind == "base_icl" else None
+        given = GenerationInput(clone_prompt=model.clone_prompt(audio, rate, transcript))
+    torch.manual_seed(seed)
+    theirs = upstream_codes(model, text, given, 24)
+    torch.manual_seed(seed)
+    ours = torch.stack(generate_alone(model, text, given, 24))
+    assert ours.shape == theirs.shape
+    assert torch.equal(ours, theirs)
