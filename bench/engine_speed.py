@@ -53,14 +53,15 @@ def timed(device: str, run: Any) -> tuple[float, Any]:
     return time.perf_counter() - started, result
 
 
-def measure_upstream(model: QwenModel, args: argparse.Namespace) -> dict[str, float]:
+def measure_upstream(model: QwenModel, args: argparse.Namespace, rows: int = 1) -> dict[str, float]:
+    """Upstream generation of ``rows`` sentences in one call (its own batching)."""
     wrapper = model.wrapper
 
     def run() -> int:
         wavs, _ = wrapper.generate_custom_voice(
-            TEXT, speaker=SPEAKER, language="english", max_new_tokens=args.frames + 1
+            [TEXT] * rows, speaker=SPEAKER, language="english", max_new_tokens=args.frames + 1
         )
-        return len(wavs[0]) // 1920
+        return sum(len(wav) for wav in wavs) // 1920
 
     run()  # warm-up
     times, frames = [], 0
@@ -252,6 +253,8 @@ def main() -> None:
 
     if not args.skip_upstream:
         section("upstream", lambda: measure_upstream(model, args))
+        for rows in batches[1:]:
+            section(f"upstream_batch_{rows}", lambda rows=rows: measure_upstream(model, args, rows))
     section("exactness", lambda: measure_exactness(model, args))
     section("parts", lambda: measure_parts(model, args))
     for rows in batches:
@@ -269,6 +272,10 @@ def print_table(report: dict[str, Any], batches: list[int]) -> None:
     if "ms_per_frame" in up:
         print(f"upstream generate: {up['ms_per_frame']:.1f} ms/frame, {up['rtf']:.2f}x real time, "
               f"first audio after {up['first_audio_ms']:.0f} ms (decodes at the end)")
+    for rows in batches[1:]:
+        batch = report.get(f"upstream_batch_{rows}", {})
+        if "ms_per_frame" in batch:
+            print(f"upstream batch {rows}: {batch['rtf']:.2f}x real time aggregate")
     parts = report.get("parts", {})
     if "predictor_ms" in parts:
         print("ours per frame: predictor loop {predictor_ms:.2f} ms, talker step {talker_ms:.2f} ms; "
