@@ -8,7 +8,9 @@ row, give the same tokens for the same random state.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -22,6 +24,27 @@ class SamplingParams:
     top_p: float = 1.0
     temperature: float = 0.9
     repetition_penalty: float = 1.0
+
+    @classmethod
+    def talker(cls, kwargs: Mapping[str, Any]) -> SamplingParams:
+        """Codebook 0's settings, from upstream's generation keyword arguments."""
+        return cls(
+            do_sample=kwargs["do_sample"],
+            top_k=kwargs["top_k"],
+            top_p=kwargs["top_p"],
+            temperature=kwargs["temperature"],
+            repetition_penalty=kwargs["repetition_penalty"],
+        )
+
+    @classmethod
+    def subtalker(cls, kwargs: Mapping[str, Any]) -> SamplingParams:
+        """Codebooks 1-15's settings (the ``subtalker_*`` arguments)."""
+        return cls(
+            do_sample=kwargs["subtalker_dosample"],
+            top_k=kwargs["subtalker_top_k"],
+            top_p=kwargs["subtalker_top_p"],
+            temperature=kwargs["subtalker_temperature"],
+        )
 
 
 def process_logits(
