@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .kv_cache import StaticKVCache
@@ -142,10 +143,15 @@ class FrameLoop:
             self.predictor.model.rotary_emb, multimodal=False, dtype=self.dtype
         )
         self.predictor_rotary.ensure(self.num_code_groups + 1)
-        self._predictor_slots = [
-            torch.arange(g + 1 if g else 0, g + 2, device=self.device).expand(max_batch, -1)
-            for g in range(self.num_code_groups - 1)
-        ]
+        # Every row runs the predictor at the same positions: pass 0 prefills slots 0-1, pass g
+        # writes slot g + 1. Their rotary tables are fixed.
+        self._predictor_passes = [
+            (start, slice(0, group + 2), self.predictor_rotary.lookup(
+                torch.arange(start, group + 2, device=self.device).unsqueeze(0)
+            ))
+            for group in range(self.num_code_groups - 1)
+            for start in [group + 1 if group else 0]
+        ]  # fmt: skip
         self.graphs: CudaGraphs | None = None
         self.active: list[Utterance] = []
         vocab = talker_config.vocab_size
@@ -291,23 +297,23 @@ class FrameLoop:
         Returns the frames [rows, groups] and the embeddings of their codes [rows, groups, hidden].
         """
         predictor = self.predictor
-        rows = tokens.shape[0]
         first_embed = self.talker.get_input_embeddings()(tokens)
         codec_hiddens = [first_embed]
         codes = [tokens[:, 0]]
         inputs = torch.cat((hidden, first_embed), dim=1)
         embeddings = predictor.get_input_embeddings()
-        for group in range(self.num_code_groups - 1):
-            length = inputs.shape[1]
-            start = 0 if group == 0 else group + 1
-            slots = self._predictor_slots[group][:rows]
-            cache = self.predictor_cache.for_step(slots, slice(0, start + length))
-            cos, sin = self.predictor_rotary.lookup(slots)
-            out = self.predictor_stack.forward(predictor.small_to_mtp_projection(inputs), cos, sin, cache)
+        project = predictor.small_to_mtp_projection
+        if isinstance(project, nn.Identity):
+            project = None
+        for group, (start, window, (cos, sin)) in enumerate(self._predictor_passes):
+            cache = self.predictor_cache.for_aligned_step(start, window)
+            out = self.predictor_stack.forward(
+                inputs if project is None else project(inputs), cos, sin, cache
+            )
             logits = self._head(predictor.lm_head[group], out)[:, -1, :].float()
             token = sample(process_logits(logits, params), params, generators)
             codes.append(token)
-            inputs = embeddings[group](token.unsqueeze(1))
+            inputs = F.embedding(token.unsqueeze(1), embeddings[group].weight)
             codec_hiddens.append(inputs)
         return torch.stack(codes, dim=1), torch.cat(codec_hiddens, dim=1)
 

@@ -27,6 +27,7 @@ class StaticKVCache:
         self.keys = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(layers)]
         self.values = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(layers)]
         self._write_index: torch.Tensor | None = None
+        self._write_start: int | None = None
         self._prefill: tuple[int, int] | None = None
         self._window = slice(0, slots)
 
@@ -44,11 +45,16 @@ class StaticKVCache:
                 keys[row : row + 1, :, start : start + length],
                 values[row : row + 1, :, start : start + length],
             )
-        assert self._write_index is not None
         rows = key.shape[0]
-        index = self._write_index.expand(-1, key.shape[1], -1, key.shape[3])
-        keys[:rows].scatter_(2, index, key)
-        values[:rows].scatter_(2, index, value)
+        if self._write_start is not None:
+            end = self._write_start + key.shape[2]
+            keys[:rows, :, self._write_start : end] = key
+            values[:rows, :, self._write_start : end] = value
+        else:
+            assert self._write_index is not None
+            index = self._write_index.expand(-1, key.shape[1], -1, key.shape[3])
+            keys[:rows].scatter_(2, index, key)
+            values[:rows].scatter_(2, index, value)
         return keys[:rows, :, self._window], values[:rows, :, self._window]
 
     def for_prefill(self, row: int, start: int) -> StaticKVCache:
@@ -60,7 +66,15 @@ class StaticKVCache:
         """Makes the next forward over rows ``[0, len(write_slots))`` write row ``i``'s keys at
         ``write_slots[i]`` (shape [rows, queries]) and attend over ``window``."""
         self._prefill = None
+        self._write_start = None
         self._write_index = write_slots.view(write_slots.shape[0], 1, -1, 1)
+        self._window = window
+        return self
+
+    def for_aligned_step(self, start: int, window: slice) -> StaticKVCache:
+        """As ``for_step`` when every row writes the same slots, from ``start`` on."""
+        self._prefill = None
+        self._write_start = start
         self._window = window
         return self
 

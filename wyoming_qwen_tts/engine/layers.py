@@ -151,9 +151,7 @@ class DecoderStack:
         cache: StaticKVCache,
         attention_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """``hidden`` [rows, queries, hidden]; ``cos``/``sin`` [rows, queries, head_dim]."""
-        cos = cos.unsqueeze(2)
-        sin = sin.unsqueeze(2)
+        """``hidden`` [rows, queries, hidden]; ``cos``/``sin`` [rows or 1, queries, 1, head_dim]."""
         rows, queries = hidden.shape[:2]
         qk_heads = self.q_heads + self.kv_heads
         for index, layer in enumerate(self.layers):
@@ -232,5 +230,5 @@ class RotaryTable:
         self.cos, self.sin = cos[0], sin[0]
 
     def lookup(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Tables for integer ``positions`` [rows, queries] -> [rows, queries, head_dim]."""
-        return self.cos[positions], self.sin[positions]
+        """Tables for integer ``positions`` [rows, queries] -> [rows, queries, 1, head_dim]."""
+        return self.cos[positions].unsqueeze(2), self.sin[positions].unsqueeze(2)
