@@ -23,7 +23,8 @@ ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 ARG QWEN_TTS_VERSION=0.1.1
 
 # Model downloads and other caches live in /data: the add-on's persistent folder (and the
-# GPU box's volume), so a restart downloads nothing. config.yaml keeps them out of backups.
+# GPU box's volume), so a restart downloads nothing and recomputes no cloned voice's prompt
+# (XDG_CACHE_HOME: /data/cache/wyoming-qwen-tts/prompts). config.yaml keeps them out of backups.
 # The Hub's progress bars are carriage-return redraws, unreadable in a container log; the
 # server logs a line every 10 s while a model downloads instead.
 ENV VIRTUAL_ENV=/opt/venv \
@@ -32,6 +33,7 @@ ENV VIRTUAL_ENV=/opt/venv \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONUNBUFFERED=1 \
     HF_HOME=/data/models \
+    XDG_CACHE_HOME=/data/cache \
     HF_HUB_DISABLE_PROGRESS_BARS=1 \
     HF_HUB_DISABLE_TELEMETRY=1 \
     NUMBA_CACHE_DIR=/data/cache/numba

@@ -339,7 +339,9 @@ def _speaker_tables(kind: str, speakers: Sequence[str]) -> tuple[dict, dict, dic
     return spk_id, spk_is_dialect, languages
 
 
-def _model_config(kind: str, size: str, speakers: Sequence[str], tokenizer) -> dict[str, Any]:
+def _model_config(
+    kind: str, size: str, speakers: Sequence[str], tokenizer, size_tag: str | None = None
+) -> dict[str, Any]:
     """Keyword arguments of ``Qwen3TTSConfig``."""
     dims = _sizes(size)
     talker = dict(dims["talker"])
@@ -395,7 +397,7 @@ def _model_config(kind: str, size: str, speakers: Sequence[str], tokenizer) -> d
         talker_config=talker_config,
         speaker_encoder_config=speaker_encoder_config,
         tokenizer_type="qwen3_tts_tokenizer_12hz",
-        tts_model_size="1b7" if size == "1.7B" else "0b6",
+        tts_model_size=size_tag or ("1b7" if size == "1.7B" else "0b6"),
         tts_model_type=kind,
         im_start_token_id=ids["<|im_start|>"],
         im_end_token_id=ids["<|im_end|>"],
@@ -587,12 +589,16 @@ def build_checkpoint(
     size: str = "tiny",
     speakers: Sequence[str] = ("vivian", "ryan", "ono_anna", "dylan"),
     seed: int = 0,
+    size_tag: str | None = None,
 ) -> Path:
     """Write a random-weight Qwen3-TTS checkpoint of ``kind`` and ``size`` into ``out_dir``.
 
     ``speakers`` names the premium speakers of a ``custom_voice`` checkpoint (lower-cased; the
     published names get their published codec ids, others free ids); ``base`` and
-    ``voice_design`` checkpoints have none, like the published ones. Returns ``out_dir``.
+    ``voice_design`` checkpoints have none, like the published ones. ``size_tag`` overrides the
+    config's ``tts_model_size`` ("0b6" | "1b7"), which qwen-tts reads to decide whether a
+    CustomVoice checkpoint follows instructions: a tiny checkpoint tagged "1b7" does. Returns
+    ``out_dir``.
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
@@ -621,7 +627,7 @@ def build_checkpoint(
     storage_dtype = getattr(torch, dims["storage_dtype"])
 
     tokenizer = _build_text_tokenizer()
-    config = Qwen3TTSConfig(**_model_config(kind, size, speakers, tokenizer))
+    config = Qwen3TTSConfig(**_model_config(kind, size, speakers, tokenizer, size_tag))
     codec_config = Qwen3TTSTokenizerV2Config(**_codec_config(size))
 
     generator = torch.Generator().manual_seed(seed)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +20,11 @@ from wyoming_qwen_tts.settings import (
     Settings,
     Style,
     explicit_flags,
-    materialize_cloned_voices,
     model_ids,
     settings_from_args,
     settings_from_options,
 )
-from wyoming_qwen_tts.voices import scan_voices_dir
+from wyoming_qwen_tts.voices import collect_clone_voices
 
 from .wyoming_server import read_until, start_server, write_reference
 
@@ -348,10 +345,10 @@ def test_namespace_without_explicit_flags_uses_non_default_values(tmp_path: Path
     assert (settings.device, settings.dtype) == ("cpu", "float16")
 
 
-# --- cloned voices from the options become a voices folder ---------------------------------------
+# --- cloned voices from the options join those of the voices folder ---------------------------
 
 
-def test_materialized_voices_folder_is_what_the_server_scans(tmp_path: Path) -> None:
+def test_listed_voices_join_the_voices_folder(tmp_path: Path) -> None:
     share = tmp_path / "share"
     share.mkdir()
     write_reference(share / "grandma.wav", 2.0)
@@ -374,43 +371,30 @@ def test_materialized_voices_folder_is_what_the_server_scans(tmp_path: Path) -> 
         ]
     }
     settings = settings_from_options(options, voices_dir=share)
-    settings = dataclasses.replace(settings, voices_dir=share)
-    target = tmp_path / "materialized"
-    result = materialize_cloned_voices(settings, target)
-    assert result.voices_dir == target
-    voices, problems = scan_voices_dir(target)
-    assert problems == []
+    voices, problems = collect_clone_voices(share, settings.listed_voices)
+    assert problems == [f"cloned voice 'ghost': audio file {share / 'missing.wav'} does not exist"]
     by_name = {voice.name: voice for voice in voices}
     assert sorted(by_name) == ["Bob", "anna", "grandma"]
     assert by_name["grandma"].language == "german"
     assert by_name["grandma"].reference.transcript == "Guten Morgen."
-    assert by_name["grandma"].reference.audio_path.resolve() == (share / "grandma.wav").resolve()
+    assert by_name["grandma"].reference.audio_path == share / "grandma.wav"
     assert by_name["Bob"].reference.transcript == "Hi, Bob here."
     assert by_name["Bob"].language is None
     assert by_name["anna"].language == "english"
-    assert not (share / "Bob.txt").exists()  # nothing is written into the user's folder
+    assert sorted(path.name for path in share.iterdir()) == [
+        "anna.txt", "anna.wav", "anna.yaml", "bob-take2.txt", "bob-take2.wav", "grandma.wav"
+    ]  # nothing is written into the user's folder  # fmt: skip
 
 
-def test_missing_clip_is_logged_and_skipped(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_listed_voices_without_a_voices_folder(tmp_path: Path) -> None:
+    write_reference(tmp_path / "oma.wav", 2.0)
     settings = settings_from_options(
-        {"cloned_voices": [{"name": "ghost", "audio": "missing.wav", "transcript": "Boo."}]},
+        {"cloned_voices": [{"name": "oma", "audio": "oma.wav", "transcript": "Hallo."}]},
         voices_dir=tmp_path,
     )
-    with caplog.at_level(logging.ERROR):
-        result = materialize_cloned_voices(settings, tmp_path / "out")
-    assert scan_voices_dir(result.voices_dir) == ([], [])
-    assert (
-        f"Skipping cloned voice 'ghost': audio file {tmp_path / 'missing.wav'} does not exist"
-        in caplog.text
-    )
-
-
-def test_without_listed_voices_nothing_is_materialized(tmp_path: Path) -> None:
-    settings = Settings(voices_dir=tmp_path)
-    assert materialize_cloned_voices(settings, tmp_path / "out") is settings
-    assert not (tmp_path / "out").exists()
+    voices, problems = collect_clone_voices(None, settings.listed_voices)
+    assert problems == []
+    assert [(v.name, v.reference.audio_path) for v in voices] == [("oma", tmp_path / "oma.wav")]
 
 
 # --- the real server, started from an options file -----------------------------------------------

@@ -21,7 +21,8 @@ from wyoming.tts import (
 )
 
 from wyoming_qwen_tts.audio import pcm16_to_float
-from wyoming_qwen_tts.text import frame_budget, split_sentences
+from wyoming_qwen_tts.spoken import spoken_sentences
+from wyoming_qwen_tts.text import frame_budget
 
 from .wyoming_server import RunningServer, audio_of, read_until, start_server, write_reference
 
@@ -145,7 +146,10 @@ async def test_one_shot_event_order_and_format(server: RunningServer) -> None:
     audio = audio_of(events)
     frames = len(audio) // (2 * SAMPLES_PER_FRAME)
     assert len(audio) == frames * 2 * SAMPLES_PER_FRAME
-    sentences = split_sentences(TEXT)
+    # The server speaks each sentence normalized ("21.5" as "twenty-one point five"), and
+    # budgets its frames by that text.
+    sentences = spoken_sentences(TEXT, None)
+    assert sentences[1] == "The kitchen is twenty-one point five degrees."
     assert len(sentences) <= frames <= sum(frame_budget(s) for s in sentences)
     timestamps = [c.timestamp for c in chunks]
     assert timestamps == sorted(timestamps) and timestamps[0] == 0

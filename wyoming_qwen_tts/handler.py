@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
 from wyoming.event import Event
-from wyoming.info import Attribution, Describe, Info, TtsProgram, TtsVoice
+from wyoming.info import Attribution, Describe, Info, TtsProgram, TtsVoice, TtsVoiceSpeaker
 from wyoming.ping import Ping, Pong
 from wyoming.server import AsyncEventHandler
 from wyoming.tts import (
@@ -27,8 +27,8 @@ from . import __version__
 from .audio import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH
 from .protocol import EventLimits, ProtocolError, read_event
 from .scheduler import Job, Scheduler
+from .spoken import SpokenSentences
 from .synthesis import SynthesisRequest
-from .text import SentenceStream
 from .voices import Voice, VoiceCatalog, VoiceError, model_language
 
 _LOGGER = logging.getLogger(__name__)
@@ -45,6 +45,7 @@ def build_info(catalog: VoiceCatalog) -> Info:
             installed=True,
             version=__version__,
             languages=voice.language_codes,
+            speakers=[TtsVoiceSpeaker(name=style.name) for style in voice.styles] or None,
         )
         for voice in catalog
     ]
@@ -58,6 +59,25 @@ def build_info(catalog: VoiceCatalog) -> Info:
         supports_synthesize_streaming=True,
     )
     return Info(tts=[program])
+
+
+class VoiceOffer:
+    """The voices every handler offers now: a catalog and its Info event, replaced as one when
+    voices are added or removed while the server runs (on the event loop)."""
+
+    def __init__(self, catalog: VoiceCatalog) -> None:
+        self.update(catalog)
+
+    def update(self, catalog: VoiceCatalog) -> None:
+        self._current = (catalog, build_info(catalog).event())
+
+    @property
+    def catalog(self) -> VoiceCatalog:
+        return self._current[0]
+
+    @property
+    def info_event(self) -> Event:
+        return self._current[1]
 
 
 @dataclass(frozen=True)
@@ -132,9 +152,11 @@ class _Stream:
     """One request: a synthesize (fed whole) or a synthesize-start ... -stop stream."""
 
     answer: _Answer
+    text: SpokenSentences
     voice: Voice | None = None
+    """None when the request named a voice or style that does not exist (the answer failed)."""
     language: str | None = None
-    text: SentenceStream = field(default_factory=SentenceStream)
+    instruct: str | None = None
 
 
 class QwenTtsEventHandler(AsyncEventHandler):
@@ -143,16 +165,14 @@ class QwenTtsEventHandler(AsyncEventHandler):
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         *,
-        info: Info,
-        catalog: VoiceCatalog,
+        voices: VoiceOffer,
         scheduler: Scheduler,
         options: HandlerOptions,
         connections: ConnectionLimiter,
     ) -> None:
         super().__init__(reader, writer)
         self._connections = connections
-        self._info_event = info.event()
-        self._catalog = catalog
+        self._voices = voices
         self._scheduler = scheduler
         self.options = options
         self._write_lock = asyncio.Lock()
@@ -216,7 +236,7 @@ class QwenTtsEventHandler(AsyncEventHandler):
 
     async def handle_event(self, event: Event) -> bool:
         if Describe.is_type(event.type):
-            await self._write(self._info_event)
+            await self._write(self._voices.info_event)
         elif Ping.is_type(event.type):
             await self._write(Pong(text=Ping.from_event(event).text).event())
         elif SynthesizeStart.is_type(event.type):
@@ -270,12 +290,13 @@ class QwenTtsEventHandler(AsyncEventHandler):
             self._finish(stream)
 
     def _open(self, requested: SynthesizeVoice | None, streaming: bool) -> _Stream:
-        stream = _Stream(answer=self._new_answer(streaming))
+        answer = self._new_answer(streaming)
         try:
-            stream.voice, stream.language = self._resolve(requested)
+            voice, language, instruct = self._resolve(requested)
         except (VoiceError, ValueError) as err:
-            stream.answer.close(error=str(err))
-        return stream
+            answer.close(error=str(err))
+            return _Stream(answer, SpokenSentences(None))
+        return _Stream(answer, SpokenSentences(language), voice, language, instruct)
 
     def _feed(self, stream: _Stream, text: str) -> None:
         answer = stream.answer
@@ -302,21 +323,33 @@ class QwenTtsEventHandler(AsyncEventHandler):
                 limit = self.options.max_sentences
                 self._reject(answer, f"more than {limit} sentences are waiting (the server's limit)")
                 return
-            answer.add(self._submit(answer, sentence, stream.voice, stream.language))
+            answer.add(self._submit(answer, sentence, stream))
 
     def _reject(self, answer: _Answer, message: str) -> None:
         answer.cancel_jobs()
         answer.close(error=message)
 
-    def _submit(self, answer: _Answer, sentence: str, voice: Voice, language: str | None) -> Job:
-        _LOGGER.debug("Submitting %r in voice %s (%s)", sentence, voice.name, language or "auto")
-        request = SynthesisRequest(text=sentence, voice=voice, language=language)
+    def _submit(self, answer: _Answer, sentence: str, stream: _Stream) -> Job:
+        assert stream.voice is not None
+        _LOGGER.debug(
+            "Submitting %r in voice %s (%s)",
+            sentence,
+            stream.voice.name,
+            stream.language or "auto",
+        )
+        request = SynthesisRequest(
+            text=sentence, voice=stream.voice, language=stream.language, instruct=stream.instruct
+        )
         return self._scheduler.submit(request, group=answer)
 
-    def _resolve(self, requested: SynthesizeVoice | None) -> tuple[Voice, str | None]:
-        voice = self._catalog.resolve(requested.name if requested else None)
+    def _resolve(
+        self, requested: SynthesizeVoice | None
+    ) -> tuple[Voice, str | None, str | None]:
+        """The voice, the model language and the style's instruction of a request."""
+        voice = self._voices.catalog.resolve(requested.name if requested else None)
+        instruct = voice.instruct_for(requested.speaker if requested else None)
         language = model_language(requested.language) if requested and requested.language else None
-        return voice, language or voice.language or self.options.language
+        return voice, language or voice.language or self.options.language, instruct
 
     def _new_answer(self, streaming: bool) -> _Answer:
         answer = _Answer(streaming)

@@ -177,6 +177,14 @@ class Scheduler:
             worker.thread.start()
         self._closed = False
 
+    def add_backend(self, key: Hashable, backend: SynthesisBackend) -> None:
+        """Starts a worker for a backend that appeared after start (a model loaded later)."""
+        if key in self._workers:
+            raise ValueError(f"a worker for {key} exists already")
+        worker = _Worker(f"model-{key}", backend)
+        worker.thread.start()
+        self._workers[key] = worker
+
     def submit(self, request: SynthesisRequest, group: Hashable) -> Job:
         """Queues one sentence of the answer ``group``."""
         if self._closed:

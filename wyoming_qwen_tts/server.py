@@ -7,20 +7,23 @@ import contextlib
 import logging
 import signal
 import sys
+import threading
+from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlparse
 
 from wyoming.event import async_get_stdin
 from wyoming.server import AsyncServer, AsyncTcpServer
 
 from .discovery import ZeroconfAdvertiser
-from .handler import ConnectionLimiter, HandlerOptions, QwenTtsEventHandler, build_info
+from .handler import ConnectionLimiter, HandlerOptions, QwenTtsEventHandler, VoiceOffer
 from .protocol import EventLimits
 from .scheduler import Scheduler
 from .settings import Settings
-from .voices import Voice, VoiceCatalog, VoiceError, scan_voices_dir
+from .voice_library import VoiceLibrary
+from .voices import VoiceError, collect_clone_voices
 
 if TYPE_CHECKING:
     from .engine.engine import Engine
@@ -29,26 +32,26 @@ _LOGGER = logging.getLogger(__name__)
 
 SHUTDOWN_TIMEOUT_S = 1.5
 
+T = TypeVar("T")
+
 
 class StartupError(Exception):
     """The server cannot start; the message says why and what to do."""
 
 
-def load_catalog_and_engine(settings: Settings) -> tuple[VoiceCatalog, Engine]:
+def load_voices(settings: Settings) -> tuple[VoiceLibrary, Engine]:
     """Loads the models the configured voices need and prepares every voice once."""
     from .engine.engine import Engine
     from .engine.model import LoadOptions, ModelLoadError
+    from .engine.prompt_cache import PromptCache
 
-    clones: list[Voice] = []
-    if settings.voices_dir is not None:
-        clones, problems = scan_voices_dir(settings.voices_dir)
-        for problem in problems:
-            _LOGGER.error("Skipping %s", problem)
-    if settings.custom_voice_model is None and not clones:
-        raise StartupError(
-            "no voices: premium voices are disabled (--custom-voice-model none) and no cloned "
-            "voices were found; add NAME.wav + NAME.txt to --voices-dir"
-        )
+    if settings.custom_voice_model is None:
+        clones, _ = collect_clone_voices(settings.voices_dir, settings.listed_voices)
+        if not clones:
+            raise StartupError(
+                "no voices: premium voices are disabled (--custom-voice-model none) and no "
+                "cloned voices were found; add NAME.wav + NAME.txt to --voices-dir"
+            )
     options = LoadOptions(
         device=settings.device,
         dtype=settings.dtype,
@@ -60,43 +63,35 @@ def load_catalog_and_engine(settings: Settings) -> tuple[VoiceCatalog, Engine]:
     try:
         engine = Engine.load(
             custom_voice_model=settings.custom_voice_model,
-            base_model=settings.base_model if clones else None,
+            base_model=None,  # loaded by the library when there are cloned voices
             options=options,
             seed=settings.seed,
+            prompt_cache=PromptCache(settings.prompt_cache_dir),
         )
+        library = VoiceLibrary(engine, settings, options)
+        library.refresh()
     except ModelLoadError as err:
         raise StartupError(str(err)) from err
-
-    usable: list[Voice] = []
-    for voice in clones:
-        try:
-            engine.prepare_voice(voice)
-        except Exception as err:  # noqa: BLE001 - one bad reference must not stop the server
-            _LOGGER.error("Skipping cloned voice '%s': %s", voice.name, err)
-        else:
-            usable.append(voice)
-    voices = engine.premium_voices() + usable
-    if not voices:
-        raise StartupError("no usable voices; see the errors above")
-    try:
-        catalog = VoiceCatalog(voices, default=settings.voice)
     except VoiceError as err:
         raise StartupError(f"--voice: {err}") from err
+    catalog = library.catalog
+    if catalog.default is None:
+        raise StartupError("no usable voices; see the errors above")
     _LOGGER.info("Voices: %s (default: %s)", ", ".join(catalog.names), catalog.default.name)
-    return catalog, engine
+    return library, engine
 
 
 async def serve(settings: Settings) -> None:
     """Runs the server until SIGTERM/SIGINT or, for stdio://, the end of input."""
-    catalog, engine = await asyncio.to_thread(load_catalog_and_engine, settings)
+    library, engine = await asyncio.to_thread(load_voices, settings)
     scheduler = Scheduler(
         {kind: engine.batch(kind) for kind in engine.models},
         lambda request: engine.model_kind_for(request.voice),
     )
+    voices = VoiceOffer(library.catalog)
     handler_factory = partial(
         QwenTtsEventHandler,
-        info=build_info(catalog),
-        catalog=catalog,
+        voices=voices,
         scheduler=scheduler,
         options=HandlerOptions(
             samples_per_chunk=settings.samples_per_chunk,
@@ -108,14 +103,72 @@ async def serve(settings: Settings) -> None:
         ),
         connections=ConnectionLimiter(settings.max_connections),
     )
+    watcher = None
+    if settings.voices_poll_interval > 0 and library.watches_files:
+        watcher = asyncio.create_task(
+            _watch_voices(library, engine, scheduler, voices, settings.voices_poll_interval)
+        )
     try:
         if urlparse(settings.uri).scheme == "stdio":
             await _serve_stdio(handler_factory)
         else:
             await _serve_socket(settings, handler_factory)
     finally:
+        if watcher is not None:
+            watcher.cancel()
         scheduler.close(timeout=SHUTDOWN_TIMEOUT_S)
         _LOGGER.debug("Stopped")
+
+
+async def _watch_voices(
+    library: VoiceLibrary,
+    engine: Engine,
+    scheduler: Scheduler,
+    voices: VoiceOffer,
+    interval: float,
+) -> None:
+    """Offers voices added to (or removed from) the voices dir without a restart."""
+    served = set(engine.models)
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            changed = await _in_daemon_thread(library.refresh)
+        except Exception:  # noqa: BLE001 - the next look may succeed; the server goes on
+            _LOGGER.exception("Looking for changed voices failed")
+            continue
+        if not changed:
+            continue
+        for kind in set(engine.models) - served:  # the Base model, for the first cloned voice
+            scheduler.add_backend(kind, engine.batch(kind))
+            served.add(kind)
+        voices.update(library.catalog)
+        _LOGGER.info("Voices: %s", ", ".join(library.catalog.names) or "none")
+
+
+async def _in_daemon_thread(function: Callable[[], T]) -> T:
+    """Runs ``function`` on a daemon thread: unlike ``asyncio.to_thread``, a shutdown does not
+    wait for it (a refresh may be loading a model)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def run() -> None:
+        try:
+            result, error = function(), None
+        except BaseException as err:  # noqa: BLE001 - handed to the awaiting task
+            result, error = None, err
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=run, name="voice-refresh", daemon=True).start()
+    return await future
 
 
 async def _serve_socket(settings: Settings, handler_factory: partial[QwenTtsEventHandler]) -> None:

@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -20,13 +20,16 @@ from typing import Any
 import yaml
 
 from . import __version__
-from .voices import model_language
+from .styles import Style
+from .voices import CloneReference, Voice, VoiceKind, model_language
 
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_URI = "tcp://0.0.0.0:10200"
 DEFAULT_CUSTOM_VOICE_MODEL = "Qwen/Qwen3-TTS-12Hz-0.6B-CustomVoice"
 DEFAULT_BASE_MODEL = "Qwen/Qwen3-TTS-12Hz-0.6B-Base"
+DEFAULT_VOICE_DESIGN_MODEL = "Qwen/Qwen3-TTS-12Hz-1.7B-VoiceDesign"
+DEFAULT_VOICES_POLL_INTERVAL = 5.0
 DEFAULT_ZEROCONF_NAME = "qwen3-tts"
 DEVICES_HELP = "auto | cpu | cuda | cuda:N | mps"
 DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -53,13 +56,14 @@ class ClonedVoice:
     language: str | None = None
     """The model's language name; None means the server default or Auto."""
 
-
-@dataclass(frozen=True)
-class Style:
-    """A named speaking instruction ("calm", "whisper", ...) offered as a Wyoming speaker."""
-
-    name: str
-    instruct: str
+    def as_voice(self) -> Voice:
+        return Voice(
+            name=self.name,
+            kind=VoiceKind.CLONE,
+            description=f"{self.name} (cloned voice)",
+            language=self.language,
+            reference=CloneReference(audio_path=self.audio, transcript=self.transcript),
+        )
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,11 @@ class Settings:
     """None disables premium voices."""
     base_model: str = DEFAULT_BASE_MODEL
     """Loaded only when there are cloned voices."""
+    voice_design_model: str = DEFAULT_VOICE_DESIGN_MODEL
+    """Loaded only by ``voice design``."""
     voices_dir: Path | None = None
+    voices_poll_interval: float = DEFAULT_VOICES_POLL_INTERVAL
+    """Seconds between looks at the voices dir for added, changed or removed voices; 0: never."""
     voice: str | None = None
     language: str | None = None
     """The model's language name for voices without their own; None means Auto."""
@@ -90,6 +98,8 @@ class Settings:
     max_event_bytes: int = 256 * 1024
     idle_timeout: float = 120.0
     data_dir: Path | None = None
+    cache_dir: Path | None = None
+    """Where prepared clone prompts are kept; None means ``default_cache_dir()``."""
     local_files_only: bool = False
     seed: int | None = None
     debug: bool = False
@@ -97,36 +107,37 @@ class Settings:
     cloned_voices: tuple[ClonedVoice, ...] = ()
     """Cloned voices listed one by one (the add-on's option), besides those in ``voices_dir``."""
     styles: tuple[Style, ...] = ()
-    """User-defined style presets, passed through as data (see ``Style``)."""
+    """User-defined style presets, offered besides the built-in ones (see ``styles``)."""
+
+    @property
+    def listed_voices(self) -> list[Voice]:
+        """The cloned voices named in the options, as voices."""
+        return [voice.as_voice() for voice in self.cloned_voices]
+
+    @property
+    def prompt_cache_dir(self) -> Path:
+        return (self.cache_dir or default_cache_dir()) / "prompts"
+
+
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/wyoming-qwen-tts``, else ``~/.cache/wyoming-qwen-tts`` (the image sets
+    XDG_CACHE_HOME to /data/cache, the add-on's persistent folder)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "wyoming-qwen-tts"
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    """Every flag of ``serve``: voices and runtime (shared with ``say``), and the server's own."""
     parser.add_argument("--uri", default=DEFAULT_URI, help="tcp://HOST:PORT, unix://PATH or stdio://")
+    add_voice_arguments(parser)
+    add_runtime_arguments(parser)
     parser.add_argument(
-        "--custom-voice-model",
-        default=DEFAULT_CUSTOM_VOICE_MODEL,
-        help="CustomVoice checkpoint (Hugging Face id or folder) for the premium speakers; "
-        "'none' disables them",
-    )
-    parser.add_argument(
-        "--base-model",
-        default=DEFAULT_BASE_MODEL,
-        help="Base checkpoint for cloned voices; loaded only if --voices-dir has voices",
-    )
-    parser.add_argument(
-        "--voices-dir", type=Path, help="folder of cloned voices: NAME.wav + NAME.txt [+ NAME.yaml]"
-    )
-    parser.add_argument("--voice", help="default voice when a request names none")
-    parser.add_argument(
-        "--language", default="auto", help="default language (en, de, ..., or auto) for voices without one"
-    )
-    parser.add_argument("--device", default="auto", help=DEVICES_HELP)
-    parser.add_argument("--dtype", default="auto", choices=DTYPES, help="auto: bfloat16 on GPU, float32 on CPU")
-    parser.add_argument(
-        "--int8",
-        action="store_true",
-        help="CPU only, experimental: int8 weights, several times faster, but not upstream's exact "
-        "output and not yet checked on real weights",
+        "--voices-poll-interval",
+        type=float,
+        default=DEFAULT_VOICES_POLL_INTERVAL,
+        metavar="SECONDS",
+        help="look for added, changed or removed voices in --voices-dir this often; 0: never "
+        f"(default: {DEFAULT_VOICES_POLL_INTERVAL:g})",
     )
     parser.add_argument(
         "--zeroconf",
@@ -159,13 +170,29 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     limits.add_argument("--max-connections", type=int, default=64, help="open connections (default: 64)")
     limits.add_argument("--max-event-bytes", type=int, default=256 * 1024, metavar="BYTES", help="JSON data per event (default: 262144)")
     limits.add_argument("--idle-timeout", type=float, default=120.0, metavar="SECONDS", help="close connections idle this long (default: 120)")
-    parser.add_argument("--data-dir", type=Path, help="model download cache (default: Hugging Face's)")
+    parser.add_argument("--version", action="version", version=__version__)
+
+
+def add_voice_arguments(parser: argparse.ArgumentParser) -> None:
+    """The models and voices to offer (``serve``, ``say``), and the options file."""
     parser.add_argument(
-        "--local-files-only", action="store_true", help="never download; use the cache or folders only"
+        "--custom-voice-model",
+        default=DEFAULT_CUSTOM_VOICE_MODEL,
+        help="CustomVoice checkpoint (Hugging Face id or folder) for the premium speakers; "
+        "'none' disables them",
     )
-    parser.add_argument("--seed", type=int, help="seed every sentence for reproducible speech")
-    parser.add_argument("--debug", action="store_true", help="log at DEBUG level")
-    parser.add_argument("--log-format", default=logging.BASIC_FORMAT, help="Python logging format")
+    parser.add_argument(
+        "--base-model",
+        default=DEFAULT_BASE_MODEL,
+        help="Base checkpoint for cloned voices; loaded only if --voices-dir has voices",
+    )
+    parser.add_argument(
+        "--voices-dir", type=Path, help="folder of cloned voices: NAME.wav + NAME.txt [+ NAME.yaml]"
+    )
+    parser.add_argument("--voice", help="default voice when a request names none")
+    parser.add_argument(
+        "--language", default="auto", help="default language (en, de, ..., or auto) for voices without one"
+    )
     parser.add_argument(
         "--options",
         type=Path,
@@ -173,19 +200,46 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="read settings from an options file (the add-on's options.json, or the same keys "
         "in YAML); flags given on the command line override it",
     )
-    parser.add_argument("--version", action="version", version=__version__)
 
 
-def explicit_flags(serve_argv: list[str]) -> frozenset[str]:
-    """The ``dest`` of every serve flag that appears in ``serve_argv`` (not left at its default)."""
+def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where and how models run, and logging (every command that loads a model)."""
+    parser.add_argument("--device", default="auto", help=DEVICES_HELP)
+    parser.add_argument("--dtype", default="auto", choices=DTYPES, help="auto: bfloat16 on GPU, float32 on CPU")
+    parser.add_argument(
+        "--int8",
+        action="store_true",
+        help="CPU only, experimental: int8 weights, several times faster, but not upstream's exact "
+        "output and not yet checked on real weights",
+    )
+    parser.add_argument("--data-dir", type=Path, help="model download cache (default: Hugging Face's)")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="where prepared cloned voices are kept (default: $XDG_CACHE_HOME/wyoming-qwen-tts, "
+        "else ~/.cache/wyoming-qwen-tts)",
+    )
+    parser.add_argument(
+        "--local-files-only", action="store_true", help="never download; use the cache or folders only"
+    )
+    parser.add_argument("--seed", type=int, help="seed every sentence for reproducible speech")
+    parser.add_argument("--debug", action="store_true", help="log at DEBUG level")
+    parser.add_argument("--log-format", default=logging.BASIC_FORMAT, help="Python logging format")
+
+
+def explicit_flags(
+    argv: list[str],
+    add_arguments: Callable[[argparse.ArgumentParser], None] = add_serve_arguments,
+) -> frozenset[str]:
+    """The ``dest`` of every flag (of those ``add_arguments`` adds) that appears in ``argv``."""
     probe = argparse.ArgumentParser(add_help=False)
-    add_serve_arguments(probe)
+    add_arguments(probe)
     # argparse fills in a default only where the namespace lacks the attribute, so whatever
     # still holds the marker afterwards was not on the command line. The marker is a list
     # because "append" flags copy the list they find and add to the copy.
     marker: list[str] = []
     namespace = argparse.Namespace(**dict.fromkeys(vars(probe.parse_args([])), marker))
-    known, _ = probe.parse_known_args(serve_argv, namespace=namespace)
+    known, _ = probe.parse_known_args(argv, namespace=namespace)
     return frozenset(dest for dest, value in vars(known).items() if value is not marker)
 
 
@@ -221,48 +275,48 @@ def _non_default_flags(args: argparse.Namespace) -> frozenset[str]:
 
 
 def _settings_from_flags(args: argparse.Namespace) -> Settings:
-    custom_voice = args.custom_voice_model
-    if custom_voice is not None and custom_voice.strip().lower() in ("", "none"):
-        custom_voice = None
-    if args.samples_per_chunk < 1:
+    """Settings from the flags a command has (``say`` has fewer than ``serve``); the others keep
+    their defaults."""
+    given = vars(args)
+    fields: dict[str, Any] = {
+        field: given[field]
+        for field in (
+            "uri", "base_model", "voice_design_model", "voices_dir", "voice", "device", "dtype",
+            "zeroconf_host", "samples_per_chunk", "max_batch", "int8", "idle_timeout",
+            "data_dir", "cache_dir", "local_files_only", "seed", "debug", "log_format",
+            "voices_poll_interval", "max_sentences", "max_connections", "max_event_bytes",
+        )
+        if field in given
+    }  # fmt: skip
+    if "custom_voice_model" in given:
+        custom_voice = args.custom_voice_model
+        if custom_voice is not None and custom_voice.strip().lower() in ("", "none"):
+            custom_voice = None
+        fields["custom_voice_model"] = custom_voice
+    if "language" in given:
+        fields["language"] = model_language(args.language)
+    if "max_text" in given:
+        fields["max_text_chars"] = args.max_text
+    if "zeroconf" in given:
+        fields["zeroconf_name"] = None if args.no_zeroconf else args.zeroconf
+    if given.get("zeroconf_interface"):
+        fields["zeroconf_interfaces"] = tuple(args.zeroconf_interface)
+    if fields.get("samples_per_chunk", 1) < 1:
         raise ValueError("--samples-per-chunk must be at least 1")
-    for flag, value in (
-        ("--max-batch", args.max_batch),
-        ("--max-text", args.max_text),
-        ("--max-sentences", args.max_sentences),
-        ("--max-connections", args.max_connections),
-        ("--max-event-bytes", args.max_event_bytes),
+    for flag, field in (
+        ("--max-batch", "max_batch"),
+        ("--max-text", "max_text_chars"),
+        ("--max-sentences", "max_sentences"),
+        ("--max-connections", "max_connections"),
+        ("--max-event-bytes", "max_event_bytes"),
     ):
-        if value < 1:
+        if fields.get(field, 1) < 1:
             raise ValueError(f"{flag} must be at least 1")
-    if args.idle_timeout <= 0:
+    if fields.get("idle_timeout", 1) <= 0:
         raise ValueError("--idle-timeout must be more than 0 seconds")
-    return Settings(
-        uri=args.uri,
-        custom_voice_model=custom_voice,
-        base_model=args.base_model,
-        voices_dir=args.voices_dir,
-        voice=args.voice,
-        language=model_language(args.language),
-        device=args.device,
-        dtype=args.dtype,
-        zeroconf_name=None if args.no_zeroconf else args.zeroconf,
-        zeroconf_host=args.zeroconf_host,
-        zeroconf_interfaces=tuple(args.zeroconf_interface) if args.zeroconf_interface else None,
-        samples_per_chunk=args.samples_per_chunk,
-        max_batch=args.max_batch,
-        int8=args.int8,
-        max_text_chars=args.max_text,
-        max_sentences=args.max_sentences,
-        max_connections=args.max_connections,
-        max_event_bytes=args.max_event_bytes,
-        idle_timeout=args.idle_timeout,
-        data_dir=args.data_dir,
-        local_files_only=args.local_files_only,
-        seed=args.seed,
-        debug=args.debug,
-        log_format=args.log_format,
-    )
+    if fields.get("voices_poll_interval", 0) < 0:
+        raise ValueError("--voices-poll-interval must be 0 (never) or more seconds")
+    return Settings(**fields)
 
 
 # --- the options file -------------------------------------------------------------------------
@@ -466,49 +520,3 @@ def _styles(value: Any) -> tuple[Style, ...]:
         seen.add(name.lower())
         styles.append(Style(name, _string(f"{where} ('{name}'): 'instruct'", item.get("instruct"))))
     return tuple(styles)
-
-
-# --- cloned voices as a voices dir ------------------------------------------------------------
-
-
-def materialize_cloned_voices(settings: Settings, target: Path) -> Settings:
-    """Lays out ``settings.cloned_voices`` and the voices of ``settings.voices_dir`` in ``target``.
-
-    The server reads cloned voices from one folder of NAME.wav + NAME.txt [+ NAME.yaml]. This
-    writes that folder for the voices listed in the options: a link to each reference clip, its
-    transcript and its language. Voices already in ``voices_dir`` are linked too, except where a
-    listed voice has the same name or uses the same clip. A listed voice whose clip is missing is
-    logged and skipped, like any bad reference. Returns the settings with ``voices_dir=target``.
-    """
-    if not settings.cloned_voices:
-        return settings
-    target.mkdir(parents=True, exist_ok=True)
-    listed_names = {voice.name.lower() for voice in settings.cloned_voices}
-    listed_clips = {_resolved(voice.audio) for voice in settings.cloned_voices}
-    if settings.voices_dir is not None and settings.voices_dir.is_dir():
-        for clip in sorted(settings.voices_dir.glob("*.wav")):
-            if clip.stem.lower() in listed_names or _resolved(clip) in listed_clips:
-                continue
-            for companion in _existing(clip.with_suffix(s) for s in (".wav", ".txt", ".yaml")):
-                (target / companion.name).symlink_to(companion.resolve())
-    for voice in settings.cloned_voices:
-        if not voice.audio.is_file():
-            _LOGGER.error(
-                "Skipping cloned voice '%s': audio file %s does not exist", voice.name, voice.audio
-            )
-            continue
-        (target / f"{voice.name}.wav").symlink_to(voice.audio.resolve())
-        (target / f"{voice.name}.txt").write_text(voice.transcript + "\n", encoding="utf-8")
-        if voice.language is not None:
-            (target / f"{voice.name}.yaml").write_text(
-                f"language: {voice.language}\n", encoding="utf-8"
-            )
-    return replace(settings, voices_dir=target)
-
-
-def _resolved(path: Path) -> str:
-    return os.path.realpath(path)
-
-
-def _existing(paths: Iterable[Path]) -> list[Path]:
-    return [path for path in paths if path.is_file()]

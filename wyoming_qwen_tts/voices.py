@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Iterable, Iterator
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile
 import yaml
+
+from .styles import Style
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -31,12 +36,20 @@ _CODES_BY_NAME = {name: code for code, name in LANGUAGES.items()}
 
 MIN_REFERENCE_SECONDS = 1.0
 MAX_REFERENCE_SECONDS = 30.0
+MAX_REFERENCE_BYTES = 256 * 1024 * 1024
+"""A reference file is hashed whole (the prompt cache's key): bigger files are refused unread."""
 _SILENCE_PEAK = 1e-3
 
 
 class VoiceKind(StrEnum):
     PREMIUM = "premium"
+    """A speaker of the CustomVoice checkpoint."""
     CLONE = "clone"
+    """A reference clip and its transcript, spoken by the Base checkpoint (designed voices too,
+    once their reference has been rendered)."""
+    DESIGN = "design"
+    """A voice described in words, spoken by the VoiceDesign checkpoint with the description as
+    the request's instruction: what renders a designed voice's reference clip."""
 
 
 class VoiceError(Exception):
@@ -83,6 +96,8 @@ class Voice:
     """The checkpoint's speaker id, for premium voices."""
     reference: CloneReference | None = None
     """Reference clip and transcript, for cloned voices."""
+    styles: tuple[Style, ...] = ()
+    """The styles this voice offers (its Wyoming speakers)."""
 
     @property
     def language_codes(self) -> list[str]:
@@ -90,6 +105,22 @@ class Voice:
         if self.language is not None:
             return [_CODES_BY_NAME[self.language]]
         return list(LANGUAGES)
+
+    def instruct_for(self, style: str | None) -> str | None:
+        """The instruction of the style named in a request (a Wyoming speaker), case-insensitive;
+        None when no style is named."""
+        if not style:
+            return None
+        for offered in self.styles:
+            if offered.name.lower() == style.strip().lower():
+                return offered.instruct
+        if not self.styles:
+            raise VoiceError(
+                f"voice '{self.name}' has no styles (only the 1.7B CustomVoice model follows "
+                f"instructions); request it without a speaker"
+            )
+        names = ", ".join(offered.name for offered in self.styles)
+        raise VoiceError(f"voice '{self.name}' has no style '{style}'; available: {names}")
 
 
 def premium_voice(speaker: str) -> Voice:
@@ -145,20 +176,26 @@ class VoiceCatalog:
 
     def without(self, names: Iterable[str]) -> VoiceCatalog:
         dropped = {name.lower() for name in names}
-        default = self.default.name if self.default and self.default.name.lower() not in dropped else None
+        kept = self.default is not None and self.default.name.lower() not in dropped
+        default = self.default.name if kept and self.default is not None else None
         return VoiceCatalog([v for v in self if v.name.lower() not in dropped], default)
 
 
-def scan_voices_dir(voices_dir: Path) -> tuple[list[Voice], list[str]]:
+def scan_voices_dir(
+    voices_dir: Path, skip: Callable[[Path], bool] | None = None
+) -> tuple[list[Voice], list[str]]:
     """Cloned voices in ``voices_dir`` (NAME.wav + NAME.txt [+ NAME.yaml]) and one line per problem.
 
     Only names and metadata are checked here; the audio is checked by ``load_reference_audio``.
+    Clips for which ``skip`` is true are left out.
     """
     voices: list[Voice] = []
     problems: list[str] = []
     if not voices_dir.is_dir():
         return voices, [f"voices dir {voices_dir} does not exist"]
     for audio_path in sorted(voices_dir.glob("*.wav"), key=lambda path: path.stem):
+        if skip is not None and skip(audio_path):
+            continue
         name = audio_path.stem
         transcript_path = audio_path.with_suffix(".txt")
         if not transcript_path.is_file():
@@ -173,7 +210,7 @@ def scan_voices_dir(voices_dir: Path) -> tuple[list[Voice], list[str]]:
             problems.append(f"cloned voice '{name}': transcript {transcript_path.name} is empty")
             continue
         try:
-            language = _read_voice_language(audio_path.with_suffix(".yaml"))
+            metadata = read_voice_yaml(audio_path.with_suffix(".yaml"))
         except ValueError as err:
             problems.append(f"cloned voice '{name}': {err}")
             continue
@@ -181,18 +218,73 @@ def scan_voices_dir(voices_dir: Path) -> tuple[list[Voice], list[str]]:
             Voice(
                 name=name,
                 kind=VoiceKind.CLONE,
-                description=f"{name} (cloned voice)",
-                language=language,
+                description=f"{name} ({'designed' if metadata.designed else 'cloned'} voice)",
+                language=metadata.language,
                 reference=CloneReference(audio_path=audio_path, transcript=transcript),
+                styles=metadata.styles,
             )
         )
     return voices, problems
 
 
-def _read_voice_language(yaml_path: Path) -> str | None:
-    """The language in NAME.yaml, if any; raises ValueError naming the file."""
+def collect_clone_voices(
+    voices_dir: Path | None, listed: Sequence[Voice] = ()
+) -> tuple[list[Voice], list[str]]:
+    """The cloned voices of ``voices_dir`` plus those ``listed`` one by one (the options file's),
+    and one line per problem.
+
+    A listed voice wins over a voice of the folder with the same name (case-insensitive) or the
+    same clip; a listed voice whose clip is missing is a problem.
+    """
+    voices: list[Voice] = []
+    problems: list[str] = []
+    present: list[Voice] = []
+    for voice in listed:
+        assert voice.reference is not None
+        if voice.reference.audio_path.is_file():
+            present.append(voice)
+        else:
+            clip = voice.reference.audio_path
+            problems.append(f"cloned voice '{voice.name}': audio file {clip} does not exist")
+    if voices_dir is not None:
+        names = {voice.name.lower() for voice in listed}
+        clips = {os.path.realpath(v.reference.audio_path) for v in listed if v.reference}
+
+        def is_listed(clip: Path) -> bool:
+            return clip.stem.lower() in names or os.path.realpath(clip) in clips
+
+        voices, found_problems = scan_voices_dir(voices_dir, skip=is_listed)
+        problems = found_problems + problems
+    return voices + present, problems
+
+
+def voice_files(voice: Voice) -> list[Path]:
+    """The files a cloned voice is made of (the clip, and its companions where present)."""
+    assert voice.reference is not None
+    clip = voice.reference.audio_path
+    companions = (clip.with_suffix(".txt"), clip.with_suffix(".yaml"))
+    return [clip, *(path for path in companions if path.is_file())]
+
+
+@dataclass(frozen=True)
+class VoiceMetadata:
+    """What NAME.yaml says about a cloned voice."""
+
+    language: str | None = None
+    description: str | None = None
+    """The words a designed voice was designed from (``voice design --description``)."""
+    styles: tuple[Style, ...] = ()
+
+    @property
+    def designed(self) -> bool:
+        return self.description is not None
+
+
+def read_voice_yaml(yaml_path: Path) -> VoiceMetadata:
+    """NAME.yaml (``language``, ``description``, ``styles``), if it exists; raises ValueError
+    naming the file. Other keys are ignored."""
     if not yaml_path.is_file():
-        return None
+        return VoiceMetadata()
     try:
         data = yaml.safe_load(yaml_path.read_text(encoding="utf-8")) or {}
     except (OSError, UnicodeDecodeError) as err:
@@ -207,13 +299,96 @@ def _read_voice_language(yaml_path: Path) -> str | None:
     if language is not None and not isinstance(language, str):
         raise ValueError(f"{yaml_path.name}: 'language' must be a string such as 'en'")
     try:
-        return model_language(language)
+        language = model_language(language)
     except ValueError as err:
         raise ValueError(f"{yaml_path.name}: {err}") from err
+    description = data.get("description")
+    if description is not None and not isinstance(description, str):
+        raise ValueError(f"{yaml_path.name}: 'description' must be a string")
+    return VoiceMetadata(
+        language=language,
+        description=description.strip() if description and description.strip() else None,
+        styles=_read_styles(yaml_path.name, data.get("styles")),
+    )
+
+
+def _read_styles(file_name: str, value: Any) -> tuple[Style, ...]:
+    if value is None:
+        return ()
+    example = "'styles: [{name: bedtime, instruct: Speak softly.}]'"
+    if not isinstance(value, list):
+        raise ValueError(f"{file_name}: 'styles' must be a list such as {example}")
+    styles: list[Style] = []
+    for number, item in enumerate(value, start=1):
+        name = item.get("name") if isinstance(item, dict) else None
+        instruct = item.get("instruct") if isinstance(item, dict) else None
+        texts = (name, instruct)
+        if not all(isinstance(text, str) and text.strip() for text in texts):
+            raise ValueError(
+                f"{file_name}: style {number} needs a 'name' and an 'instruct', as in {example}"
+            )
+        styles.append(Style(name.strip(), instruct.strip()))
+    return tuple(styles)
+
+
+def reference_digest(path: Path) -> str:
+    """The sha256 of a reference file's bytes (files over ``MAX_REFERENCE_BYTES`` are refused)."""
+    _check_reference_size(path)
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while block := file.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_reference_size(path: Path) -> None:
+    try:
+        size = path.stat().st_size
+    except OSError as err:
+        raise VoiceError(
+            f"{path.name} is not a readable audio file ({err}); save the recording as WAV"
+        ) from err
+    if size > MAX_REFERENCE_BYTES:
+        raise VoiceError(
+            f"{path.name} is {size / 2**20:.0f} MiB; a reference clip of at most "
+            f"{MAX_REFERENCE_SECONDS:.0f} s is far smaller: cut it and save it as WAV"
+        )
+
+
+@dataclass(frozen=True)
+class AudioHeader:
+    sample_rate: int
+    channels: int
+    frames: int
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / self.sample_rate
+
+
+def audio_header(path: Path) -> AudioHeader:
+    """An audio file's rate, channels and length, from its header: no sample is read."""
+    try:
+        info = soundfile.info(str(path))
+    except (soundfile.LibsndfileError, RuntimeError, OSError) as err:
+        raise VoiceError(
+            f"{path.name} is not a readable audio file ({err}); save the recording as WAV"
+        ) from err
+    if info.samplerate <= 0 or info.channels <= 0 or info.frames < 0:
+        raise VoiceError(f"{path.name} has a broken header; export the recording as WAV again")
+    return AudioHeader(int(info.samplerate), int(info.channels), int(info.frames))
 
 
 def load_reference_audio(path: Path) -> tuple[np.ndarray, int]:
-    """Reads a reference clip as mono float32, rejecting what cannot serve as a voice prompt."""
+    """Reads a reference clip as mono float32, rejecting what cannot serve as a voice prompt.
+
+    The length is checked from the header before any sample is read, so a huge file costs
+    nothing.
+    """
+    _check_reference_size(path)
+    header = audio_header(path)
+    if header.seconds > MAX_REFERENCE_SECONDS:
+        raise _too_long(path, header.seconds)
     try:
         samples, sample_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, OSError) as err:
@@ -228,12 +403,15 @@ def load_reference_audio(path: Path) -> tuple[np.ndarray, int]:
             f"{MIN_REFERENCE_SECONDS:.0f} s of speech"
         )
     if seconds > MAX_REFERENCE_SECONDS:
-        raise VoiceError(
-            f"{path.name} is {seconds:.1f} s long; use a clip of at most "
-            f"{MAX_REFERENCE_SECONDS:.0f} s"
-        )
+        raise _too_long(path, seconds)
     if not np.isfinite(mono).all():
         raise VoiceError(f"{path.name} contains invalid (NaN or infinite) samples; export it again")
     if float(np.abs(mono).max()) < _SILENCE_PEAK:
         raise VoiceError(f"{path.name} is silent; record the reference again")
     return np.ascontiguousarray(mono), int(sample_rate)
+
+
+def _too_long(path: Path, seconds: float) -> VoiceError:
+    return VoiceError(
+        f"{path.name} is {seconds:.1f} s long; use a clip of at most {MAX_REFERENCE_SECONDS:.0f} s"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -13,14 +14,28 @@ import torch
 from ..audio import float_to_pcm16
 from ..synthesis import AudioSink, SynthesisCancelled, SynthesisRequest
 from ..text import frame_budget
-from ..voices import Voice, VoiceError, VoiceKind, load_reference_audio, premium_voice
+from ..voices import (
+    Voice,
+    VoiceError,
+    VoiceKind,
+    load_reference_audio,
+    premium_voice,
+    reference_digest,
+)
 from .codec import CodecStream, chunk_schedule
 from .frames import Utterance
 from .model import GenerationInput, LoadOptions, ModelKind, ModelLoadError, QwenModel
+from .prompt_cache import PromptCache
 
 _LOGGER = logging.getLogger(__name__)
 
 FRAME_RATE = 12.5
+
+_MODEL_KINDS = {
+    VoiceKind.PREMIUM: ModelKind.CUSTOM_VOICE,
+    VoiceKind.CLONE: ModelKind.BASE,
+    VoiceKind.DESIGN: ModelKind.VOICE_DESIGN,
+}
 
 
 @dataclass
@@ -30,13 +45,28 @@ class _CloneVoice:
 
 
 class Engine:
-    """Loaded checkpoints by kind, the voices prepared for them, and one batch per model."""
+    """Loaded checkpoints by kind, the voices prepared for them, and one batch per model.
 
-    def __init__(self, models: dict[ModelKind, QwenModel], *, seed: int | None = None) -> None:
+    ``prepare_voice`` may run on another thread than the models' workers (a voice added while
+    the server runs): it uses the Base model's encoders, which generation does not touch, and its
+    codec decoder, which is thread-safe.
+    """
+
+    def __init__(
+        self,
+        models: dict[ModelKind, QwenModel],
+        *,
+        seed: int | None = None,
+        prompt_cache: PromptCache | None = None,
+    ) -> None:
         self.models = models
         self.seed = seed
+        self.prompt_cache = prompt_cache
+        self.prompts_computed = 0
+        """Clone prompts computed by this engine (not found in the prompt cache)."""
         self._clones: dict[str, _CloneVoice] = {}
         self._batches: dict[ModelKind, ModelBatch] = {}
+        self._prepare_lock = threading.Lock()
 
     @classmethod
     def load(
@@ -46,44 +76,80 @@ class Engine:
         base_model: str | None,
         options: LoadOptions,
         seed: int | None = None,
+        prompt_cache: PromptCache | None = None,
     ) -> Engine:
-        models: dict[ModelKind, QwenModel] = {}
-        for source, expected in (
-            (custom_voice_model, ModelKind.CUSTOM_VOICE),
-            (base_model, ModelKind.BASE),
-        ):
-            if source is None:
-                continue
-            model = QwenModel.load(source, options)
-            if model.kind is not expected:
-                raise ModelLoadError(
-                    f"'{source}' is a {model.kind} checkpoint, but a {expected} checkpoint is "
-                    "needed here"
-                )
-            models[expected] = model
-        return cls(models, seed=seed)
+        engine = cls({}, seed=seed, prompt_cache=prompt_cache)
+        if custom_voice_model is not None:
+            engine.add_model(custom_voice_model, ModelKind.CUSTOM_VOICE, options)
+        if base_model is not None:
+            engine.add_model(base_model, ModelKind.BASE, options)
+        return engine
+
+    def add_model(self, source: str, expected: ModelKind, options: LoadOptions) -> QwenModel:
+        """Loads a checkpoint that must be of the ``expected`` kind."""
+        model = QwenModel.load(source, options)
+        if model.kind is not expected:
+            raise ModelLoadError(
+                f"'{source}' is a {model.kind} checkpoint, but a {expected} checkpoint is "
+                "needed here"
+            )
+        self.models[expected] = model
+        return model
 
     def premium_voices(self) -> list[Voice]:
         model = self.models.get(ModelKind.CUSTOM_VOICE)
         return [premium_voice(speaker) for speaker in model.speakers] if model else []
 
     def model_kind_for(self, voice: Voice) -> ModelKind:
-        return ModelKind.CUSTOM_VOICE if voice.kind is VoiceKind.PREMIUM else ModelKind.BASE
+        return _MODEL_KINDS[voice.kind]
+
+    def follows_instructions(self, voice: Voice) -> bool:
+        """Whether the model that speaks ``voice`` follows a request's ``instruct``."""
+        model = self.models.get(self.model_kind_for(voice))
+        return model is not None and model.follows_instructions
 
     def prepare_voice(self, voice: Voice) -> None:
-        """Computes what a cloned voice needs once: its prompt and its codec left context."""
-        if voice.kind is not VoiceKind.CLONE or voice.name in self._clones:
+        """Computes what a cloned voice needs once: its prompt and its codec left context.
+
+        The prompt comes from the prompt cache when it holds one for the same reference bytes,
+        transcript and model. Preparing a voice again (its files changed) replaces it.
+        """
+        if voice.kind is not VoiceKind.CLONE:
             return
         model = self.models.get(ModelKind.BASE)
         if model is None or voice.reference is None:
             raise VoiceError(f"cloned voice '{voice.name}' needs a Base model")
-        audio, sample_rate = load_reference_audio(voice.reference.audio_path)
-        with torch.inference_mode():
-            prompt = model.clone_prompt(audio, sample_rate, voice.reference.transcript)
+        with self._prepare_lock, torch.inference_mode():
+            prompt = self._clone_prompt(model, voice)
             primed = model.codec.new_stream()
             if prompt.ref_code is not None:
                 primed.prime(prompt.ref_code)
-        self._clones[voice.name] = _CloneVoice(prompt=prompt, primed_codec=primed)
+            self._clones[voice.name] = _CloneVoice(prompt=prompt, primed_codec=primed)
+
+    def forget_voice(self, name: str) -> None:
+        """Frees what ``prepare_voice`` kept for a cloned voice that is gone."""
+        self._clones.pop(name, None)
+
+    def _clone_prompt(self, model: QwenModel, voice: Voice) -> Any:
+        assert voice.reference is not None
+        path, transcript = voice.reference.audio_path, voice.reference.transcript
+        key = None
+        if self.prompt_cache is not None:
+            key = PromptCache.key(reference_digest(path), transcript, model.identity)
+            cached = self.prompt_cache.load(key, model.prompt_item_class(), model.device)
+            if cached is not None:
+                _LOGGER.info("Loaded the clone prompt of '%s' from the prompt cache", voice.name)
+                return cached
+        audio, sample_rate = load_reference_audio(path)
+        started = time.monotonic()
+        prompt = model.clone_prompt(audio, sample_rate, transcript)
+        self.prompts_computed += 1
+        _LOGGER.info(
+            "Computed the clone prompt of '%s' in %.2f s", voice.name, time.monotonic() - started
+        )
+        if self.prompt_cache is not None and key is not None:
+            self.prompt_cache.store(key, prompt)
+        return prompt
 
     def batch(self, kind: ModelKind) -> ModelBatch:
         """The batch of one model: what its worker thread drives."""
@@ -105,11 +171,12 @@ class Engine:
     def _generation_input(self, request: SynthesisRequest) -> tuple[GenerationInput, CodecStream]:
         voice = request.voice
         if voice.kind is VoiceKind.CLONE:
-            self.prepare_voice(voice)
+            if voice.name not in self._clones:
+                self.prepare_voice(voice)
             clone = self._clones[voice.name]
             given = GenerationInput(language=request.language, clone_prompt=clone.prompt)
             return given, clone.primed_codec.fork()
-        model = self.models[ModelKind.CUSTOM_VOICE]
+        model = self.models[self.model_kind_for(voice)]
         given = GenerationInput(
             language=request.language, speaker=voice.speaker, instruct=request.instruct
         )

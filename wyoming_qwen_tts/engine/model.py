@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import threading
@@ -85,10 +86,17 @@ class QwenModel:
     """
 
     def __init__(
-        self, wrapper: Any, source: str, max_batch: int = 1, int8: bool = False
+        self,
+        wrapper: Any,
+        source: str,
+        max_batch: int = 1,
+        int8: bool = False,
+        weights: str = "",
     ) -> None:
         self.wrapper = wrapper
         self.source = source
+        self.weights = weights
+        """What identifies the checkpoint's files (see ``weights_fingerprint``); "" if unknown."""
         self.kind = ModelKind(wrapper.model.tts_model_type)
         self.codec = StreamingCodecDecoder(wrapper.model.speech_tokenizer.model.decoder)
         self.sample_rate = int(wrapper.model.speech_tokenizer.get_output_sample_rate())
@@ -124,7 +132,9 @@ class QwenModel:
             wrapper.model.speech_tokenizer.model.float()  # a bf16 codec gave NaN/silence elsewhere
         if options.int8 and device != "cpu":
             raise ModelLoadError("int8 weights are for the CPU; on a GPU leave --int8 off")
-        model = cls(wrapper, source, options.max_batch, options.int8)
+        model = cls(
+            wrapper, source, options.max_batch, options.int8, weights_fingerprint(source, options)
+        )
         if device.startswith("cuda") and options.cuda_graphs:
             model.frames.enable_cuda_graphs(model.subtalker_params())
         _LOGGER.info(
@@ -142,20 +152,48 @@ class QwenModel:
 
     @property
     def follows_instructions(self) -> bool:
-        """Only 1.7B CustomVoice and VoiceDesign checkpoints follow instructions."""
+        """Only 1.7B CustomVoice and VoiceDesign checkpoints follow instructions.
+
+        qwen-tts 0.1.1's ``generate_custom_voice`` drops the instruction of a 0.6B checkpoint,
+        and ``generate_voice_clone`` (Base) takes none at all.
+        """
         if self.kind is ModelKind.VOICE_DESIGN:
             return True
-        return self.kind is ModelKind.CUSTOM_VOICE and self.wrapper.model.tts_model_size not in "0b6"
+        return self.kind is ModelKind.CUSTOM_VOICE and self.wrapper.model.tts_model_size != "0b6"
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.wrapper.model.parameters()).device
+
+    @property
+    def identity(self) -> str:
+        """Everything about this model that a clone prompt depends on (the prompt cache's key)."""
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            code = version("qwen-tts")
+        except PackageNotFoundError:  # run from a source checkout
+            code = "unknown"
+        model = self.wrapper.model
+        return " ".join(
+            [
+                f"source={self.source}",
+                f"weights={self.weights}",
+                f"kind={self.kind}",
+                f"size={model.tts_model_size}",
+                f"device={self.device.type}",
+                f"dtype={next(model.parameters()).dtype}",
+                f"qwen-tts={code}",
+            ]
+        )
+
+    def prompt_item_class(self) -> type:
+        """``qwen_tts.VoiceClonePromptItem``, the class of ``clone_prompt``'s result."""
+        return import_qwen_tts().VoiceClonePromptItem
 
     def subtalker_params(self) -> SamplingParams:
         """The code predictor's sampling settings from the checkpoint's generation config."""
-        merged = self.wrapper._merge_generate_kwargs()
-        return SamplingParams(
-            do_sample=merged["subtalker_dosample"],
-            top_k=merged["subtalker_top_k"],
-            top_p=merged["subtalker_top_p"],
-            temperature=merged["subtalker_temperature"],
-        )
+        return SamplingParams.subtalker(self.wrapper._merge_generate_kwargs())
 
     def clone_prompt(self, audio: np.ndarray, sample_rate: int, transcript: str | None) -> Any:
         """A voice-clone prompt (ICL when a transcript is given, else x-vector only)."""
@@ -195,6 +233,26 @@ class QwenModel:
         if self.kind is ModelKind.CUSTOM_VOICE:
             kwargs["speakers"] = [given.speaker]
         return kwargs
+
+
+def weights_fingerprint(source: str, options: LoadOptions) -> str:
+    """What identifies a checkpoint's files without reading them: for a local folder, the size
+    and modification time of its weight files; for a Hub id, the cached snapshot's commit."""
+    folder = Path(source)
+    if folder.is_dir():
+        digest = hashlib.sha256()
+        for path in sorted([*folder.glob("*.safetensors"), *folder.glob("*/*.safetensors")]):
+            stat = path.stat()
+            line = f"{path.relative_to(folder)} {stat.st_size} {stat.st_mtime_ns}\n"
+            digest.update(line.encode())
+        return digest.hexdigest()[:16]
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        config = try_to_load_from_cache(source, "config.json", cache_dir=options.cache_dir)
+    except Exception:  # noqa: BLE001 - an unusual cache only costs recomputed prompts
+        return ""
+    return Path(config).parent.name if isinstance(config, str) else ""
 
 
 DOWNLOAD_LOG_INTERVAL_S = 10.0

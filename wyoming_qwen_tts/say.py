@@ -1,0 +1,129 @@
+"""``wyoming-qwen-tts say``: speak a text in one voice into a WAV file or to stdout, streaming.
+
+It loads only the model the voice needs (the Base model for a cloned voice, else the CustomVoice
+model), cuts the text into sentences, normalizes each for speech, and writes the audio of each
+frame chunk as soon as the engine produces it, like the server does.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+from typing import BinaryIO
+
+from .audio import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH
+from .settings import Settings
+from .spoken import spoken_sentences
+from .styles import offered_styles
+from .synthesis import SynthesisCancelled, SynthesisRequest
+from .voices import Voice, VoiceCatalog, VoiceError, collect_clone_voices
+from .wav_stream import StreamingWavWriter
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class SayError(Exception):
+    """``say`` cannot speak; the message says why and what to do."""
+
+
+class _WavSink:
+    """The engine's sink: PCM into the WAV stream; a closed pipe cancels the rest."""
+
+    def __init__(self, wav: StreamingWavWriter) -> None:
+        self._wav = wav
+        self.closed = False
+
+    def write(self, pcm: bytes) -> None:
+        if self.closed:
+            return
+        try:
+            self._wav.write(pcm)
+        except (BrokenPipeError, ValueError):  # the reader went away
+            self.closed = True
+
+    @property
+    def cancelled(self) -> bool:
+        return self.closed
+
+
+def say(
+    settings: Settings,
+    text: str,
+    output: BinaryIO,
+    *,
+    style: str | None = None,
+) -> float:
+    """Speaks ``text`` in ``settings.voice`` (a premium or cloned voice; default: the first
+    premium voice) into ``output`` as a WAV; returns the seconds of audio written.
+
+    ``settings.language`` (when not Auto) wins over the voice's own language.
+    """
+    from .engine.engine import Engine
+    from .engine.model import LoadOptions, ModelKind, ModelLoadError
+    from .engine.prompt_cache import PromptCache
+
+    options = LoadOptions(
+        device=settings.device,
+        dtype=settings.dtype,
+        cache_dir=settings.data_dir,
+        local_files_only=settings.local_files_only,
+        int8=settings.int8,
+    )
+    engine = Engine({}, seed=settings.seed, prompt_cache=PromptCache(settings.prompt_cache_dir))
+    clones, problems = collect_clone_voices(settings.voices_dir, settings.listed_voices)
+    name = settings.voice
+    clone = next((v for v in clones if name and v.name.lower() == name.lower()), None)
+    try:
+        if clone is not None:
+            engine.add_model(settings.base_model, ModelKind.BASE, options)
+            chosen = clone
+        else:
+            for problem in problems:
+                _LOGGER.warning("Skipping %s", problem)
+            if settings.custom_voice_model is None:
+                raise SayError(_not_found(name, clones, []))
+            engine.add_model(settings.custom_voice_model, ModelKind.CUSTOM_VOICE, options)
+            premium = engine.premium_voices()
+            try:
+                chosen = VoiceCatalog(premium).resolve(name)
+            except VoiceError:
+                raise SayError(_not_found(name, clones, premium)) from None
+    except ModelLoadError as err:
+        raise SayError(str(err)) from err
+    follows = engine.follows_instructions(chosen)
+    chosen = replace(chosen, styles=offered_styles(chosen.styles, settings.styles, follows))
+    try:
+        instruct = chosen.instruct_for(style)
+        engine.prepare_voice(chosen)
+    except VoiceError as err:
+        raise SayError(str(err)) from err
+    language = settings.language or chosen.language
+
+    wav = StreamingWavWriter(output, SAMPLE_RATE, CHANNELS, SAMPLE_WIDTH)
+    sink = _WavSink(wav)
+    started = time.monotonic()
+    for sentence in spoken_sentences(text, language):
+        if sink.closed:
+            break
+        _LOGGER.debug("Speaking %r", sentence)
+        request = SynthesisRequest(sentence, chosen, language=language, instruct=instruct)
+        try:
+            engine.synthesize(request, sink)
+        except SynthesisCancelled:
+            break
+    if sink.closed:
+        raise SayError("the output was closed before the speech ended")
+    wav.close()
+    seconds = wav.data_bytes / (SAMPLE_WIDTH * CHANNELS * SAMPLE_RATE)
+    _LOGGER.info(
+        "Spoke %.2f s of audio as %s in %.2f s", seconds, chosen.name, time.monotonic() - started
+    )
+    return seconds
+
+
+def _not_found(name: str | None, clones: list[Voice], premium: list[Voice]) -> str:
+    names = sorted(voice.name for voice in [*premium, *clones])
+    if not name:
+        return "no voice given; pass --voice NAME (" + (", ".join(names) or "none") + ")"
+    return f"voice '{name}' not found; available: {', '.join(names) or 'none'}"
