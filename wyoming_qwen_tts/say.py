@@ -63,13 +63,7 @@ def say(
     from .engine.model import LoadOptions, ModelKind, ModelLoadError
     from .engine.prompt_cache import PromptCache
 
-    options = LoadOptions(
-        device=settings.device,
-        dtype=settings.dtype,
-        cache_dir=settings.data_dir,
-        local_files_only=settings.local_files_only,
-        int8=settings.int8,
-    )
+    options = LoadOptions.from_settings(settings)
     engine = Engine({}, seed=settings.seed, prompt_cache=PromptCache(settings.prompt_cache_dir))
     clones, problems = collect_clone_voices(settings.voices_dir, settings.listed_voices)
     name = settings.voice

@@ -52,14 +52,7 @@ def load_voices(settings: Settings) -> tuple[VoiceLibrary, Engine]:
                 "no voices: premium voices are disabled (--custom-voice-model none) and no "
                 "cloned voices were found; add NAME.wav + NAME.txt to --voices-dir"
             )
-    options = LoadOptions(
-        device=settings.device,
-        dtype=settings.dtype,
-        cache_dir=settings.data_dir,
-        local_files_only=settings.local_files_only,
-        max_batch=settings.max_batch,
-        int8=settings.int8,
-    )
+    options = LoadOptions.from_settings(settings, max_batch=settings.max_batch)
     try:
         engine = Engine.load(
             custom_voice_model=settings.custom_voice_model,

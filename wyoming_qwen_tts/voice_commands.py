@@ -149,12 +149,7 @@ def render_design(
     from .synthesis import SynthesisRequest
     from .voices import Voice, VoiceKind
 
-    options = LoadOptions(
-        device=settings.device,
-        dtype=settings.dtype,
-        cache_dir=settings.data_dir,
-        local_files_only=settings.local_files_only,
-    )
+    options = LoadOptions.from_settings(settings)
     engine = Engine({}, seed=settings.seed)
     engine.add_model(settings.voice_design_model, ModelKind.VOICE_DESIGN, options)
     voice = Voice(name="design", kind=VoiceKind.DESIGN, description=description)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -21,6 +21,9 @@ from .codec import StreamingCodecDecoder
 from .compat import import_qwen_tts
 from .frames import FrameLoop, Prompt, capture_prompt
 from .sampling import SamplingParams
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -46,6 +49,17 @@ class LoadOptions:
     """On CUDA, capture the per-frame steps as CUDA graphs at load."""
     int8: bool = False
     """On CPU, dynamically quantized int8 weights: faster, no longer upstream's exact codes."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, max_batch: int = 1) -> LoadOptions:
+        return cls(
+            device=settings.device,
+            dtype=settings.dtype,
+            cache_dir=settings.data_dir,
+            local_files_only=settings.local_files_only,
+            max_batch=max_batch,
+            int8=settings.int8,
+        )
 
 
 @dataclass(frozen=True)
