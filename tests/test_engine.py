@@ -12,7 +12,7 @@ from wyoming_qwen_tts.audio import pcm16_to_float
 from wyoming_qwen_tts.engine.codec import chunk_schedule
 from wyoming_qwen_tts.engine.engine import Engine
 from wyoming_qwen_tts.engine.model import GenerationInput, LoadOptions, QwenModel
-from wyoming_qwen_tts.synthesis import SynthesisCancelled, SynthesisRequest
+from wyoming_qwen_tts.synthesis import CollectingSink, SynthesisCancelled, SynthesisRequest
 from wyoming_qwen_tts.text import frame_budget
 from wyoming_qwen_tts.voices import CloneReference, Voice, VoiceKind, premium_voice
 
@@ -21,13 +21,10 @@ from .wyoming_server import write_reference
 SAMPLES_PER_FRAME = 1920
 
 
-class Collector:
+class Collector(CollectingSink):
     def __init__(self, cancel_after: int | None = None) -> None:
-        self.chunks: list[bytes] = []
+        super().__init__()
         self._cancel_after = cancel_after
-
-    def write(self, pcm: bytes) -> None:
-        self.chunks.append(pcm)
 
     @property
     def cancelled(self) -> bool:
@@ -35,7 +32,7 @@ class Collector:
 
     @property
     def audio(self) -> np.ndarray:
-        return pcm16_to_float(b"".join(self.chunks))
+        return pcm16_to_float(self.pcm)
 
 
 @pytest.fixture(scope="module")

@@ -12,22 +12,11 @@ import torch
 from wyoming_qwen_tts.engine.engine import Engine
 from wyoming_qwen_tts.engine.model import LoadOptions, ModelKind, QwenModel
 from wyoming_qwen_tts.engine.prompt_cache import PromptCache
-from wyoming_qwen_tts.synthesis import SynthesisRequest
+from wyoming_qwen_tts.synthesis import CollectingSink, SynthesisRequest
 from wyoming_qwen_tts.voices import CloneReference, Voice, VoiceKind
 
 from .wyoming_server import start_server, write_reference
 
-
-class Collector:
-    def __init__(self) -> None:
-        self.chunks: list[bytes] = []
-
-    def write(self, pcm: bytes) -> None:
-        self.chunks.append(pcm)
-
-    @property
-    def cancelled(self) -> bool:
-        return False
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +34,9 @@ def clone(
 
 
 def speak(engine: Engine, voice: Voice) -> bytes:
-    sink = Collector()
+    sink = CollectingSink()
     engine.synthesize(SynthesisRequest(text="Lights off, please.", voice=voice), sink)
-    return b"".join(sink.chunks)
+    return sink.pcm
 
 
 def test_a_second_engine_loads_every_prompt_from_the_cache(base: QwenModel, tmp_path: Path) -> None:

@@ -32,6 +32,24 @@ class AudioSink(Protocol):
     def cancelled(self) -> bool: ...
 
 
+class CollectingSink:
+    """An ``AudioSink`` that keeps every chunk in memory, for callers that want the whole clip."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+
+    def write(self, pcm: bytes) -> None:
+        self.chunks.append(pcm)
+
+    @property
+    def cancelled(self) -> bool:
+        return False
+
+    @property
+    def pcm(self) -> bytes:
+        return b"".join(self.chunks)
+
+
 class SynthesisCancelled(Exception):
     """The sink was cancelled while synthesizing."""
 

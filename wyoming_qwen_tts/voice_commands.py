@@ -146,29 +146,17 @@ def render_design(
     same seed."""
     from .engine.engine import Engine
     from .engine.model import LoadOptions, ModelKind
-    from .synthesis import SynthesisRequest
+    from .synthesis import CollectingSink, SynthesisRequest
     from .voices import Voice, VoiceKind
 
     options = LoadOptions.from_settings(settings)
     engine = Engine({}, seed=settings.seed)
     engine.add_model(settings.voice_design_model, ModelKind.VOICE_DESIGN, options)
     voice = Voice(name="design", kind=VoiceKind.DESIGN, description=description)
-    sink = _Collector()
+    sink = CollectingSink()
     request = SynthesisRequest(text=text, voice=voice, language=language, instruct=description)
     engine.synthesize(request, sink)
-    return pcm16_to_float(b"".join(sink.chunks))
-
-
-class _Collector:
-    def __init__(self) -> None:
-        self.chunks: list[bytes] = []
-
-    def write(self, pcm: bytes) -> None:
-        self.chunks.append(pcm)
-
-    @property
-    def cancelled(self) -> bool:
-        return False
+    return pcm16_to_float(sink.pcm)
 
 
 def check_new_voice(voices_dir: Path, name: str, transcript: str, force: bool) -> None:
