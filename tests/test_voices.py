@@ -584,41 +584,6 @@ def test_empty_catalog_with_a_default_raises() -> None:
         VoiceCatalog([], default="x")
 
 
-def test_catalog_without_drops_names_case_insensitively_and_keeps_the_default() -> None:
-    a, b, c = clone("a"), clone("B"), clone("c")
-    catalog = VoiceCatalog([a, b, c], default="c")
-    smaller = catalog.without(["b"])
-    assert smaller.names == ["a", "c"]
-    assert smaller.default is c
-    assert smaller.resolve(None) is c
-    with pytest.raises(VoiceNotFoundError, match=r"^voice 'B' not found; available: a, c$"):
-        smaller.resolve("B")
-    # the original is untouched
-    assert catalog.names == ["a", "B", "c"]
-    assert catalog.default is c
-
-
-def test_catalog_without_the_default_falls_back_to_the_first_left() -> None:
-    a, b, c = clone("a"), clone("b"), clone("c")
-    smaller = VoiceCatalog([a, b, c], default="b").without(["B"])
-    assert smaller.names == ["a", "c"]
-    assert smaller.default is a
-
-
-def test_catalog_without_everything_or_nothing() -> None:
-    a, b = clone("a"), clone("b")
-    catalog = VoiceCatalog([a, b], default="b")
-    empty = catalog.without(["A", "b"])
-    assert len(empty) == 0
-    assert empty.default is None
-    with pytest.raises(VoiceError, match="no voices are available"):
-        empty.resolve(None)
-    same = catalog.without([])
-    assert same.names == ["a", "b"]
-    assert same.default is b
-    assert catalog.without(["nobody"]).names == ["a", "b"]
-
-
 def test_catalog_of_scanned_voices(tmp_path: Path) -> None:
     for name in ("Zoe", "max"):
         add_voice(tmp_path, name)

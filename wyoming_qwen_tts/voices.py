@@ -174,12 +174,6 @@ class VoiceCatalog:
             raise VoiceNotFoundError(name, self.names)
         return voice
 
-    def without(self, names: Iterable[str]) -> VoiceCatalog:
-        dropped = {name.lower() for name in names}
-        kept = self.default is not None and self.default.name.lower() not in dropped
-        default = self.default.name if kept and self.default is not None else None
-        return VoiceCatalog([v for v in self if v.name.lower() not in dropped], default)
-
 
 def scan_voices_dir(
     voices_dir: Path, skip: Callable[[Path], bool] | None = None

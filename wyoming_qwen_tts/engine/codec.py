@@ -46,7 +46,6 @@ class StreamingCodecDecoder:
         self._decoder = decoder
         self._active: _StreamState | None = None
         self._lock = threading.Lock()
-        self.samples_per_frame = int(decoder.total_upsample)
         conv_cls, trans_cls = _causal_conv_classes()
         for module in decoder.modules():
             if isinstance(module, conv_cls):
@@ -132,7 +131,6 @@ class CodecStream:
     def __init__(self, codec: StreamingCodecDecoder) -> None:
         self._codec = codec
         self._state = _StreamState()
-        self.frames_decoded = 0
 
     def fork(self) -> CodecStream:
         """An independent copy that continues from this stream's current state."""
@@ -142,7 +140,6 @@ class CodecStream:
             carried=dict(self._state.carried),
             kv_cache=deepcopy(self._state.kv_cache),
         )
-        copy.frames_decoded = self.frames_decoded
         return copy
 
     def prime(self, codes: torch.Tensor, chunk: int = 16) -> None:
@@ -155,10 +152,8 @@ class CodecStream:
             self.decode(codes[start : start + chunk])
 
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
-        """Decodes ``codes`` [frames, quantizers]; returns frames * samples_per_frame samples."""
-        wav = self._codec.decode_into(self._state, codes)
-        self.frames_decoded += codes.shape[0]
-        return wav
+        """Decodes ``codes`` [frames, quantizers]; returns 1920 samples per frame."""
+        return self._codec.decode_into(self._state, codes)
 
 
 def chunk_schedule(first: int = 2, growth: float = 2.0, largest: int = 32) -> Iterable[int]:

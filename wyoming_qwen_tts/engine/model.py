@@ -113,7 +113,6 @@ class QwenModel:
         """What identifies the checkpoint's files (see ``weights_fingerprint``); "" if unknown."""
         self.kind = ModelKind(wrapper.model.tts_model_type)
         self.codec = StreamingCodecDecoder(wrapper.model.speech_tokenizer.model.decoder)
-        self.sample_rate = int(wrapper.model.speech_tokenizer.get_output_sample_rate())
         self.frames = FrameLoop(wrapper.model, max_batch=max_batch, int8=int8)
 
     @classmethod
