@@ -53,7 +53,7 @@ from wyoming.tts import (  # noqa: E402
     SynthesizeVoice,
 )
 
-from wyoming_qwen_tts.text import frame_budget, split_sentences  # noqa: E402
+from wyoming_qwen_tts.text.sentences import frame_budget, split_sentences  # noqa: E402
 
 # One three-sentence answer per client, the kind an announcement or Assist says. Short sentences
 # of similar length keep a round short: the tiny checkpoint never samples end-of-speech, so each

@@ -379,9 +379,9 @@ class EngineTimer:
         import torch
 
         from wyoming_qwen_tts.engine.engine import Engine
+        from wyoming_qwen_tts.engine.interface import SynthesisCancelled, SynthesisRequest
         from wyoming_qwen_tts.engine.model import LoadOptions
-        from wyoming_qwen_tts.synthesis import SynthesisCancelled, SynthesisRequest
-        from wyoming_qwen_tts.voices import premium_voice
+        from wyoming_qwen_tts.voices.voice import premium_voice
 
         torch.set_num_threads(threads)
         self._cancelled_error = SynthesisCancelled

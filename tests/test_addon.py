@@ -30,7 +30,7 @@ from wyoming.event import async_read_event, async_write_event
 from wyoming.info import AsrProgram, Attribution, Info
 
 from wyoming_qwen_tts import __version__
-from wyoming_qwen_tts.settings import (
+from wyoming_qwen_tts.settings.settings import (
     DEVICE_PATTERN,
     DTYPES,
     MODEL_SIZES,
@@ -38,7 +38,7 @@ from wyoming_qwen_tts.settings import (
     VOICE_NAME_PATTERN,
     settings_from_options,
 )
-from wyoming_qwen_tts.voices import LANGUAGES
+from wyoming_qwen_tts.text.languages import LANGUAGES
 
 from .wyoming_server import REPO_ROOT, server_env, start_server
 

@@ -18,8 +18,8 @@ import pytest
 from zeroconf import InterfaceChoice, ServiceStateChange
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
-from wyoming_qwen_tts import discovery
-from wyoming_qwen_tts.discovery import (
+from wyoming_qwen_tts.wyoming import discovery
+from wyoming_qwen_tts.wyoming.discovery import (
     MAX_INSTANCE_NAME_BYTES,
     SERVICE_TYPE,
     ZeroconfAdvertiser,

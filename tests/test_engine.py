@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from wyoming_qwen_tts.audio import pcm16_to_float
+from wyoming_qwen_tts.audio.pcm import pcm16_to_float
 from wyoming_qwen_tts.engine.codec import chunk_schedule
 from wyoming_qwen_tts.engine.engine import Engine
+from wyoming_qwen_tts.engine.interface import CollectingSink, SynthesisCancelled, SynthesisRequest
 from wyoming_qwen_tts.engine.model import GenerationInput, LoadOptions, QwenModel
-from wyoming_qwen_tts.synthesis import CollectingSink, SynthesisCancelled, SynthesisRequest
-from wyoming_qwen_tts.text import frame_budget
-from wyoming_qwen_tts.voices import CloneReference, Voice, VoiceKind, premium_voice
+from wyoming_qwen_tts.text.sentences import frame_budget
+from wyoming_qwen_tts.voices.voice import CloneReference, Voice, VoiceKind, premium_voice
 
 from .wyoming_server import write_reference
 

@@ -15,9 +15,9 @@ from wyoming.client import AsyncTcpClient
 from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize, SynthesizeVoice
 
-from wyoming_qwen_tts.audio import pcm16_to_float
+from wyoming_qwen_tts.audio.pcm import pcm16_to_float
 from wyoming_qwen_tts.engine.compat import import_qwen_tts
-from wyoming_qwen_tts.text import frame_budget
+from wyoming_qwen_tts.text.sentences import frame_budget
 
 from .wyoming_server import RunningServer, audio_of, read_until, start_server, write_reference
 

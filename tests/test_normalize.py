@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wyoming_qwen_tts import normalize
-from wyoming_qwen_tts.normalize import CodeBlockFilter, detect_language, normalize_for_speech
+from wyoming_qwen_tts.text import normalize
+from wyoming_qwen_tts.text.normalize import CodeBlockFilter, detect_language, normalize_for_speech
 
 PROPERTY = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -12,8 +12,8 @@ import yaml
 from wyoming.client import AsyncTcpClient
 from wyoming.info import Describe, Info
 
-from wyoming_qwen_tts.__main__ import parse_args
-from wyoming_qwen_tts.settings import (
+from wyoming_qwen_tts.cli.main import parse_args
+from wyoming_qwen_tts.settings.settings import (
     DEFAULT_URI,
     OPTION_DEFAULTS,
     ClonedVoice,
@@ -24,7 +24,7 @@ from wyoming_qwen_tts.settings import (
     settings_from_args,
     settings_from_options,
 )
-from wyoming_qwen_tts.voices import collect_clone_voices
+from wyoming_qwen_tts.voices.files import collect_clone_voices
 
 from .wyoming_server import read_until, start_server, write_reference
 
@@ -317,7 +317,7 @@ def test_voices_dir_flag_places_relative_clips(tmp_path: Path) -> None:
 def test_options_errors_reach_the_command_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from wyoming_qwen_tts.__main__ import main
+    from wyoming_qwen_tts.cli.main import main
 
     path = write_options(tmp_path, {"debug_logging": "yes"})
     assert main(["--options", str(path)]) == 2

@@ -10,13 +10,12 @@ import pytest
 import torch
 
 from wyoming_qwen_tts.engine.engine import Engine
+from wyoming_qwen_tts.engine.interface import CollectingSink, SynthesisRequest
 from wyoming_qwen_tts.engine.model import LoadOptions, ModelKind, QwenModel
 from wyoming_qwen_tts.engine.prompt_cache import PromptCache
-from wyoming_qwen_tts.synthesis import CollectingSink, SynthesisRequest
-from wyoming_qwen_tts.voices import CloneReference, Voice, VoiceKind
+from wyoming_qwen_tts.voices.voice import CloneReference, Voice, VoiceKind
 
 from .wyoming_server import start_server, write_reference
-
 
 
 @pytest.fixture(scope="module")

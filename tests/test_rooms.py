@@ -11,13 +11,19 @@ import pytest
 import torch
 from wyoming.client import AsyncTcpClient
 from wyoming.info import Describe
-from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
+from wyoming.tts import (
+    Synthesize,
+    SynthesizeChunk,
+    SynthesizeStart,
+    SynthesizeStop,
+    SynthesizeVoice,
+)
 
 from wyoming_qwen_tts.engine.engine import Engine
+from wyoming_qwen_tts.engine.interface import SynthesisRequest
 from wyoming_qwen_tts.engine.model import GenerationInput, LoadOptions, ModelKind, QwenModel
-from wyoming_qwen_tts.scheduler import Scheduler
-from wyoming_qwen_tts.synthesis import SynthesisRequest
-from wyoming_qwen_tts.voices import premium_voice
+from wyoming_qwen_tts.scheduling.scheduler import Scheduler
+from wyoming_qwen_tts.voices.voice import premium_voice
 
 from .wyoming_server import RunningServer, audio_of, read_until, start_server
 

@@ -15,13 +15,13 @@ import pytest
 import soundfile
 import torch
 
-from wyoming_qwen_tts.audio import pcm16_to_float
+from wyoming_qwen_tts.audio.pcm import pcm16_to_float
+from wyoming_qwen_tts.audio.wav_stream import StreamingWavWriter
+from wyoming_qwen_tts.cli.say import SayError, say
 from wyoming_qwen_tts.engine.compat import import_qwen_tts
-from wyoming_qwen_tts.say import SayError, say
-from wyoming_qwen_tts.settings import Settings
-from wyoming_qwen_tts.styles import BUILTIN_STYLES, Style
-from wyoming_qwen_tts.text import frame_budget
-from wyoming_qwen_tts.wav_stream import StreamingWavWriter
+from wyoming_qwen_tts.settings.settings import Settings
+from wyoming_qwen_tts.text.sentences import frame_budget
+from wyoming_qwen_tts.voices.styles import BUILTIN_STYLES, Style
 
 from .wyoming_server import REPO_ROOT, server_env, write_reference
 
@@ -112,7 +112,7 @@ def test_say_speaks_normalized_sentences(
         custom_voice_model=str(custom_voice_checkpoint), device="cpu", seed=SEED, voice="ryan"
     )
     output = io.BytesIO()
-    with caplog.at_level(logging.DEBUG, logger="wyoming_qwen_tts.say"):
+    with caplog.at_level(logging.DEBUG, logger="wyoming_qwen_tts.cli.say"):
         seconds = say(settings, text, output)
     spoken = [r.args[0] for r in caplog.records if r.getMessage().startswith("Speaking")]
     assert spoken == ["Note: it is twenty-one point five degrees Celsius outside", "Code omitted."]

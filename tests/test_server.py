@@ -20,9 +20,9 @@ from wyoming.tts import (
     SynthesizeVoice,
 )
 
-from wyoming_qwen_tts.audio import pcm16_to_float
-from wyoming_qwen_tts.spoken import spoken_sentences
-from wyoming_qwen_tts.text import frame_budget
+from wyoming_qwen_tts.audio.pcm import pcm16_to_float
+from wyoming_qwen_tts.text.sentences import frame_budget
+from wyoming_qwen_tts.text.spoken import spoken_sentences
 
 from .wyoming_server import RunningServer, audio_of, read_until, start_server, write_reference
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from wyoming_qwen_tts.__main__ import parse_args
-from wyoming_qwen_tts.settings import (
+from wyoming_qwen_tts.cli.main import parse_args
+from wyoming_qwen_tts.settings.settings import (
     DEFAULT_BASE_MODEL,
     DEFAULT_CUSTOM_VOICE_MODEL,
     DEFAULT_URI,

@@ -16,7 +16,7 @@ from wyoming.tts import (
     SynthesizeVoice,
 )
 
-from wyoming_qwen_tts.spoken import SpokenSentences, spoken_sentences
+from wyoming_qwen_tts.text.spoken import SpokenSentences, spoken_sentences
 
 from .wyoming_server import RunningServer, audio_of, read_until, start_server
 

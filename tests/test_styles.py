@@ -17,11 +17,12 @@ from wyoming.tts import (
     SynthesizeVoice,
 )
 
-from wyoming_qwen_tts.audio import pcm16_to_float
+from wyoming_qwen_tts.audio.pcm import pcm16_to_float
 from wyoming_qwen_tts.engine.compat import import_qwen_tts
-from wyoming_qwen_tts.styles import BUILTIN_STYLES, Style, merge_styles, offered_styles
-from wyoming_qwen_tts.text import frame_budget
-from wyoming_qwen_tts.voices import Voice, VoiceError, VoiceKind, read_voice_yaml
+from wyoming_qwen_tts.text.sentences import frame_budget
+from wyoming_qwen_tts.voices.files import read_voice_yaml
+from wyoming_qwen_tts.voices.styles import BUILTIN_STYLES, Style, merge_styles, offered_styles
+from wyoming_qwen_tts.voices.voice import Voice, VoiceError, VoiceKind
 
 from .wyoming_server import RunningServer, audio_of, read_until, start_server, write_reference
 

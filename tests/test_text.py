@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wyoming_qwen_tts.text import (
+from wyoming_qwen_tts.text.sentences import (
     MAX_SENTENCE_CHARS,
     MIN_SENTENCE_WORD_CHARS,
     SentenceStream,

@@ -15,17 +15,12 @@ import soundfile
 import torch
 import yaml
 
-from wyoming_qwen_tts.normalize import normalize_for_speech
-from wyoming_qwen_tts.reference_clip import (
-    MAX_SPEECH_SECONDS,
-    MIN_SPEECH_SECONDS,
-    SAMPLE_RATE,
-    TAIL_SILENCE_SECONDS,
-)
-from wyoming_qwen_tts.say import say
-from wyoming_qwen_tts.settings import Settings
-from wyoming_qwen_tts.text import frame_budget
-from wyoming_qwen_tts.voice_commands import (
+from wyoming_qwen_tts.cli.say import say
+from wyoming_qwen_tts.settings.settings import Settings
+from wyoming_qwen_tts.text.normalize import normalize_for_speech
+from wyoming_qwen_tts.text.sentences import frame_budget
+from wyoming_qwen_tts.voices.files import scan_voices_dir
+from wyoming_qwen_tts.voices.manage import (
     SAMPLE_TEXTS,
     add_voice,
     format_entries,
@@ -33,12 +28,14 @@ from wyoming_qwen_tts.voice_commands import (
     remove_voice,
     render_design,
 )
-from wyoming_qwen_tts.voices import (
-    VoiceError,
-    VoiceKind,
-    load_reference_audio,
-    scan_voices_dir,
+from wyoming_qwen_tts.voices.recording import (
+    MAX_SPEECH_SECONDS,
+    MIN_SPEECH_SECONDS,
+    SAMPLE_RATE,
+    TAIL_SILENCE_SECONDS,
 )
+from wyoming_qwen_tts.voices.reference import load_reference_audio
+from wyoming_qwen_tts.voices.voice import VoiceError, VoiceKind
 
 from .wyoming_server import REPO_ROOT, server_env, write_reference
 

@@ -11,20 +11,21 @@ import soundfile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wyoming_qwen_tts.voices import (
-    LANGUAGES,
+from wyoming_qwen_tts.text.languages import LANGUAGES, model_language
+from wyoming_qwen_tts.voices.files import scan_voices_dir
+from wyoming_qwen_tts.voices.reference import (
     MAX_REFERENCE_SECONDS,
     MIN_REFERENCE_SECONDS,
+    load_reference_audio,
+)
+from wyoming_qwen_tts.voices.voice import (
     CloneReference,
     Voice,
     VoiceCatalog,
     VoiceError,
     VoiceKind,
     VoiceNotFoundError,
-    load_reference_audio,
-    model_language,
     premium_voice,
-    scan_voices_dir,
 )
 
 from .wyoming_server import write_reference
@@ -556,7 +557,7 @@ def test_catalog_duplicate_names_keep_the_first_and_log_an_error(
     assert [r.getMessage() for r in errors] == [
         "Skipping clone voice 'Ryan': a premium voice already has that name"
     ]
-    assert errors[0].name == "wyoming_qwen_tts.voices"
+    assert errors[0].name == "wyoming_qwen_tts.voices.voice"
 
 
 def test_catalog_default_naming_an_unknown_voice_raises() -> None:

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from .sampling import SamplingParams
+from wyoming_qwen_tts.engine.sampling import SamplingParams
 
 if TYPE_CHECKING:
-    from .frames import FrameLoop
+    from wyoming_qwen_tts.engine.frames import FrameLoop
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -11,21 +11,21 @@ from typing import Any
 
 import torch
 
-from ..audio import float_to_pcm16
-from ..synthesis import AudioSink, SynthesisCancelled, SynthesisRequest
-from ..text import frame_budget
-from ..voices import (
-    Voice,
-    VoiceError,
-    VoiceKind,
-    load_reference_audio,
-    premium_voice,
-    reference_digest,
+from wyoming_qwen_tts.audio.pcm import float_to_pcm16
+from wyoming_qwen_tts.engine.codec import CodecStream, chunk_schedule
+from wyoming_qwen_tts.engine.frames import Utterance
+from wyoming_qwen_tts.engine.interface import AudioSink, SynthesisCancelled, SynthesisRequest
+from wyoming_qwen_tts.engine.model import (
+    GenerationInput,
+    LoadOptions,
+    ModelKind,
+    ModelLoadError,
+    QwenModel,
 )
-from .codec import CodecStream, chunk_schedule
-from .frames import Utterance
-from .model import GenerationInput, LoadOptions, ModelKind, ModelLoadError, QwenModel
-from .prompt_cache import PromptCache
+from wyoming_qwen_tts.engine.prompt_cache import PromptCache
+from wyoming_qwen_tts.text.sentences import frame_budget
+from wyoming_qwen_tts.voices.reference import load_reference_audio, reference_digest
+from wyoming_qwen_tts.voices.voice import Voice, VoiceError, VoiceKind, premium_voice
 
 _LOGGER = logging.getLogger(__name__)
 

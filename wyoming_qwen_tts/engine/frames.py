@@ -18,12 +18,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .kv_cache import StaticKVCache
-from .layers import DecoderStack, RotaryTable, linear, quantize_int8
+from wyoming_qwen_tts.engine.kv_cache import StaticKVCache
+from wyoming_qwen_tts.engine.layers import DecoderStack, RotaryTable, linear, quantize_int8
 
 if TYPE_CHECKING:
-    from .cuda_graphs import CudaGraphs
-from .sampling import SamplingParams, process_logits, sample
+    from wyoming_qwen_tts.engine.cuda_graphs import CudaGraphs
+from wyoming_qwen_tts.engine.sampling import SamplingParams, process_logits, sample
 
 
 class _PromptCaptured(Exception):
@@ -164,7 +164,7 @@ class FrameLoop:
         ``params`` are the code predictor's sampling settings that the graphs bake in; steps
         with other settings run eagerly.
         """
-        from .cuda_graphs import CudaGraphs
+        from wyoming_qwen_tts.engine.cuda_graphs import CudaGraphs
 
         self.talker_cache.ensure_slots(slots)
         self.graphs = CudaGraphs(self, params)

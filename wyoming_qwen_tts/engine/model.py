@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from .codec import StreamingCodecDecoder
-from .compat import import_qwen_tts
-from .frames import FrameLoop, Prompt, capture_prompt
-from .sampling import SamplingParams
+from wyoming_qwen_tts.engine.codec import StreamingCodecDecoder
+from wyoming_qwen_tts.engine.compat import import_qwen_tts
+from wyoming_qwen_tts.engine.frames import FrameLoop, Prompt, capture_prompt
+from wyoming_qwen_tts.engine.sampling import SamplingParams
 
 if TYPE_CHECKING:
-    from ..settings import Settings
+    from wyoming_qwen_tts.settings.settings import Settings
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -18,19 +18,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .settings import Settings
-from .styles import offered_styles
-from .voices import (
-    Voice,
-    VoiceCatalog,
-    VoiceNotFoundError,
-    collect_clone_voices,
-    voice_files,
-)
+from wyoming_qwen_tts.settings.settings import Settings
+from wyoming_qwen_tts.voices.files import collect_clone_voices, voice_files
+from wyoming_qwen_tts.voices.styles import offered_styles
+from wyoming_qwen_tts.voices.voice import Voice, VoiceCatalog, VoiceNotFoundError
 
 if TYPE_CHECKING:
-    from .engine.engine import Engine
-    from .engine.model import LoadOptions
+    from wyoming_qwen_tts.engine.engine import Engine
+    from wyoming_qwen_tts.engine.model import LoadOptions
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -100,7 +95,7 @@ class VoiceLibrary:
     def _ensure_base_model(self, strict: bool) -> bool:
         """Loads the Base model unless it is loaded; whether it is. At start (``strict``) a
         failure raises ``ModelLoadError``; later it is logged, and retried when files change."""
-        from .engine.model import ModelKind, ModelLoadError
+        from wyoming_qwen_tts.engine.model import ModelKind, ModelLoadError
 
         if ModelKind.BASE in self._engine.models:
             return True

@@ -22,10 +22,13 @@ import numpy as np
 import soundfile
 import yaml
 
-from .audio import SAMPLE_RATE, pcm16_to_float
-from .reference_clip import prepare_reference, read_recording
-from .settings import VOICE_NAME_PATTERN, Settings
-from .voices import LANGUAGES, VoiceError, audio_header, model_language, read_voice_yaml
+from wyoming_qwen_tts.audio.pcm import SAMPLE_RATE, pcm16_to_float
+from wyoming_qwen_tts.settings.settings import VOICE_NAME_PATTERN, Settings
+from wyoming_qwen_tts.text.languages import LANGUAGES, model_language
+from wyoming_qwen_tts.voices.files import read_voice_yaml
+from wyoming_qwen_tts.voices.recording import prepare_reference, read_recording
+from wyoming_qwen_tts.voices.reference import audio_header
+from wyoming_qwen_tts.voices.voice import VoiceError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -108,7 +111,7 @@ def design_voice(
 ) -> Path:
     """Renders a voice from its description with the VoiceDesign checkpoint and stores it as
     voice ``name``; returns the clip. ``language`` is a model language name."""
-    from .normalize import normalize_for_speech
+    from wyoming_qwen_tts.text.normalize import normalize_for_speech
 
     description = " ".join(description.split())
     if not description:
@@ -144,10 +147,10 @@ def render_design(
     """``text`` spoken by the VoiceDesign checkpoint in the voice ``description`` describes:
     float32 samples at 24 kHz, exactly what qwen-tts' ``generate_voice_design`` returns for the
     same seed."""
-    from .engine.engine import Engine
-    from .engine.model import LoadOptions, ModelKind
-    from .synthesis import CollectingSink, SynthesisRequest
-    from .voices import Voice, VoiceKind
+    from wyoming_qwen_tts.engine.engine import Engine
+    from wyoming_qwen_tts.engine.interface import CollectingSink, SynthesisRequest
+    from wyoming_qwen_tts.engine.model import LoadOptions, ModelKind
+    from wyoming_qwen_tts.voices.voice import Voice, VoiceKind
 
     options = LoadOptions.from_settings(settings)
     engine = Engine({}, seed=settings.seed)

@@ -17,16 +17,22 @@ from urllib.parse import urlparse
 from wyoming.event import async_get_stdin
 from wyoming.server import AsyncServer, AsyncTcpServer
 
-from .discovery import ZeroconfAdvertiser
-from .handler import ConnectionLimiter, HandlerOptions, QwenTtsEventHandler, VoiceOffer
-from .protocol import EventLimits
-from .scheduler import Scheduler
-from .settings import Settings
-from .voice_library import VoiceLibrary
-from .voices import VoiceError, collect_clone_voices
+from wyoming_qwen_tts.scheduling.scheduler import Scheduler
+from wyoming_qwen_tts.settings.settings import Settings
+from wyoming_qwen_tts.voices.files import collect_clone_voices
+from wyoming_qwen_tts.voices.library import VoiceLibrary
+from wyoming_qwen_tts.voices.voice import VoiceError
+from wyoming_qwen_tts.wyoming.discovery import ZeroconfAdvertiser
+from wyoming_qwen_tts.wyoming.events import EventLimits
+from wyoming_qwen_tts.wyoming.handler import (
+    ConnectionLimiter,
+    HandlerOptions,
+    QwenTtsEventHandler,
+    VoiceOffer,
+)
 
 if TYPE_CHECKING:
-    from .engine.engine import Engine
+    from wyoming_qwen_tts.engine.engine import Engine
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -41,9 +47,9 @@ class StartupError(Exception):
 
 def load_voices(settings: Settings) -> tuple[VoiceLibrary, Engine]:
     """Loads the models the configured voices need and prepares every voice once."""
-    from .engine.engine import Engine
-    from .engine.model import LoadOptions, ModelLoadError
-    from .engine.prompt_cache import PromptCache
+    from wyoming_qwen_tts.engine.engine import Engine
+    from wyoming_qwen_tts.engine.model import LoadOptions, ModelLoadError
+    from wyoming_qwen_tts.engine.prompt_cache import PromptCache
 
     if settings.custom_voice_model is None:
         clones, _ = collect_clone_voices(settings.voices_dir, settings.listed_voices)

@@ -19,9 +19,10 @@ from typing import Any
 
 import yaml
 
-from . import __version__
-from .styles import Style
-from .voices import CloneReference, Voice, VoiceKind, model_language
+from wyoming_qwen_tts import __version__
+from wyoming_qwen_tts.text.languages import model_language
+from wyoming_qwen_tts.voices.styles import Style
+from wyoming_qwen_tts.voices.voice import CloneReference, Voice, VoiceKind
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Hashable, Mapping
 
-from .synthesis import SynthesisBackend, SynthesisCancelled, SynthesisRequest
+from wyoming_qwen_tts.engine.interface import SynthesisBackend, SynthesisCancelled, SynthesisRequest
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from .voices import Voice
+from wyoming_qwen_tts.voices.voice import Voice
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,14 @@ import time
 from dataclasses import replace
 from typing import BinaryIO
 
-from .audio import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH
-from .settings import Settings
-from .spoken import spoken_sentences
-from .styles import offered_styles
-from .synthesis import SynthesisCancelled, SynthesisRequest
-from .voices import Voice, VoiceCatalog, VoiceError, collect_clone_voices
-from .wav_stream import StreamingWavWriter
+from wyoming_qwen_tts.audio.pcm import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH
+from wyoming_qwen_tts.audio.wav_stream import StreamingWavWriter
+from wyoming_qwen_tts.engine.interface import SynthesisCancelled, SynthesisRequest
+from wyoming_qwen_tts.settings.settings import Settings
+from wyoming_qwen_tts.text.spoken import spoken_sentences
+from wyoming_qwen_tts.voices.files import collect_clone_voices
+from wyoming_qwen_tts.voices.styles import offered_styles
+from wyoming_qwen_tts.voices.voice import Voice, VoiceCatalog, VoiceError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -59,9 +60,9 @@ def say(
 
     ``settings.language`` (when not Auto) wins over the voice's own language.
     """
-    from .engine.engine import Engine
-    from .engine.model import LoadOptions, ModelKind, ModelLoadError
-    from .engine.prompt_cache import PromptCache
+    from wyoming_qwen_tts.engine.engine import Engine
+    from wyoming_qwen_tts.engine.model import LoadOptions, ModelKind, ModelLoadError
+    from wyoming_qwen_tts.engine.prompt_cache import PromptCache
 
     options = LoadOptions.from_settings(settings)
     engine = Engine({}, seed=settings.seed, prompt_cache=PromptCache(settings.prompt_cache_dir))

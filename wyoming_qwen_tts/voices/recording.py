@@ -17,8 +17,9 @@ import numpy as np
 import soundfile
 import soxr
 
-from .audio import SAMPLE_RATE
-from .voices import MAX_REFERENCE_SECONDS, VoiceError, audio_header
+from wyoming_qwen_tts.audio.pcm import SAMPLE_RATE
+from wyoming_qwen_tts.voices.reference import MAX_REFERENCE_SECONDS, audio_header
+from wyoming_qwen_tts.voices.voice import VoiceError
 
 MIN_SPEECH_SECONDS = 3.0
 TAIL_SILENCE_SECONDS = 0.5

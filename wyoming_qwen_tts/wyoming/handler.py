@@ -23,13 +23,14 @@ from wyoming.tts import (
     SynthesizeVoice,
 )
 
-from . import __version__
-from .audio import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH
-from .protocol import EventLimits, ProtocolError, read_event
-from .scheduler import Job, Scheduler
-from .spoken import SpokenSentences
-from .synthesis import SynthesisRequest
-from .voices import Voice, VoiceCatalog, VoiceError, model_language
+from wyoming_qwen_tts import __version__
+from wyoming_qwen_tts.audio.pcm import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH
+from wyoming_qwen_tts.engine.interface import SynthesisRequest
+from wyoming_qwen_tts.scheduling.scheduler import Job, Scheduler
+from wyoming_qwen_tts.text.languages import model_language
+from wyoming_qwen_tts.text.spoken import SpokenSentences
+from wyoming_qwen_tts.voices.voice import Voice, VoiceCatalog, VoiceError
+from wyoming_qwen_tts.wyoming.events import EventLimits, ProtocolError, read_event
 
 _LOGGER = logging.getLogger(__name__)
 

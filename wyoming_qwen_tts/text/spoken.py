@@ -15,8 +15,8 @@ The model and its frame budget then see the normalized sentence.
 
 from __future__ import annotations
 
-from .normalize import CodeBlockFilter, normalize_for_speech
-from .text import SentenceStream
+from wyoming_qwen_tts.text.normalize import CodeBlockFilter, normalize_for_speech
+from wyoming_qwen_tts.text.sentences import SentenceStream
 
 
 class SpokenSentences:

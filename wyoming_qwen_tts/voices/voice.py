@@ -1,0 +1,132 @@
+"""Voices: premium speakers and cloned voices, the catalog, and resolving a request to a voice."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from wyoming_qwen_tts.text.languages import LANGUAGES, language_code
+from wyoming_qwen_tts.voices.styles import Style
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class VoiceKind(StrEnum):
+    PREMIUM = "premium"
+    """A speaker of the CustomVoice checkpoint."""
+    CLONE = "clone"
+    """A reference clip and its transcript, spoken by the Base checkpoint (designed voices too,
+    once their reference has been rendered)."""
+    DESIGN = "design"
+    """A voice described in words, spoken by the VoiceDesign checkpoint with the description as
+    the request's instruction: what renders a designed voice's reference clip."""
+
+
+class VoiceError(Exception):
+    """A voice cannot be used; the message says why and what to do."""
+
+
+class VoiceNotFoundError(VoiceError):
+    def __init__(self, name: str, available: Iterable[str]) -> None:
+        names = ", ".join(sorted(available)) or "none"
+        super().__init__(f"voice '{name}' not found; available: {names}")
+        self.name = name
+
+
+@dataclass(frozen=True)
+class CloneReference:
+    audio_path: Path
+    transcript: str
+
+
+@dataclass(frozen=True)
+class Voice:
+    name: str
+    kind: VoiceKind
+    description: str
+    language: str | None = None
+    """The model language this voice speaks by default; None means the server default or Auto."""
+    speaker: str | None = None
+    """The checkpoint's speaker id, for premium voices."""
+    reference: CloneReference | None = None
+    """Reference clip and transcript, for cloned voices."""
+    styles: tuple[Style, ...] = ()
+    """The styles this voice offers (its Wyoming speakers)."""
+
+    @property
+    def language_codes(self) -> list[str]:
+        """Every language Home Assistant should list this voice under."""
+        if self.language is not None:
+            return [language_code(self.language)]
+        return list(LANGUAGES)
+
+    def instruct_for(self, style: str | None) -> str | None:
+        """The instruction of the style named in a request (a Wyoming speaker), case-insensitive;
+        None when no style is named."""
+        if not style:
+            return None
+        for offered in self.styles:
+            if offered.name.lower() == style.strip().lower():
+                return offered.instruct
+        if not self.styles:
+            raise VoiceError(
+                f"voice '{self.name}' has no styles (only the 1.7B CustomVoice model follows "
+                f"instructions); request it without a speaker"
+            )
+        names = ", ".join(offered.name for offered in self.styles)
+        raise VoiceError(f"voice '{self.name}' has no style '{style}'; available: {names}")
+
+
+def premium_voice(speaker: str) -> Voice:
+    pretty = "_".join(part.capitalize() for part in speaker.split("_"))
+    return Voice(
+        name=speaker.lower(),
+        kind=VoiceKind.PREMIUM,
+        description=f"{pretty} (Qwen3-TTS premium speaker)",
+        speaker=speaker.lower(),
+    )
+
+
+class VoiceCatalog:
+    """The voices a server offers, by case-insensitive name."""
+
+    def __init__(self, voices: Iterable[Voice], default: str | None = None) -> None:
+        self._voices: dict[str, Voice] = {}
+        for voice in voices:
+            key = voice.name.lower()
+            if key in self._voices:
+                _LOGGER.error(
+                    "Skipping %s voice '%s': a %s voice already has that name",
+                    voice.kind,
+                    voice.name,
+                    self._voices[key].kind,
+                )
+                continue
+            self._voices[key] = voice
+        if default is not None and default.lower() not in self._voices:
+            raise VoiceNotFoundError(default, self.names)
+        self.default = self._voices[default.lower()] if default else next(iter(self), None)
+
+    @property
+    def names(self) -> list[str]:
+        return [voice.name for voice in self]
+
+    def __iter__(self) -> Iterator[Voice]:
+        return iter(self._voices.values())
+
+    def __len__(self) -> int:
+        return len(self._voices)
+
+    def resolve(self, name: str | None) -> Voice:
+        """The voice named in a request, or the default voice when no name is given."""
+        if not name:
+            if self.default is None:
+                raise VoiceError("no voices are available; check the models and the voices dir")
+            return self.default
+        voice = self._voices.get(name.lower())
+        if voice is None:
+            raise VoiceNotFoundError(name, self.names)
+        return voice
