@@ -9,7 +9,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from wyoming_qwen_tts.text import normalize
-from wyoming_qwen_tts.text.normalize import CodeBlockFilter, detect_language, normalize_for_speech
+from wyoming_qwen_tts.text.normalize import (
+    CodeBlockFilter,
+    detect_language,
+    normalize_for_speech,
+    numerals,
+)
 
 PROPERTY = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -403,7 +408,7 @@ def test_num2words_failures_keep_the_digits(monkeypatch: pytest.MonkeyPatch) -> 
     def broken(*args: object, **kwargs: object) -> str:
         raise NotImplementedError("not for this language")
 
-    monkeypatch.setattr(normalize, "num2words", broken)
+    monkeypatch.setattr(numerals, "num2words", broken)
     assert normalize_for_speech("**Battery** 50% at 7:30", "english") == "Battery 50% at 7:30"
 
 

@@ -24,6 +24,9 @@ Where a sentence ends
   prose).  Lines are treated as units: headings, ``- item`` bullets and ``1. item`` lists each
   become their own sentence.  A blank line (paragraph break) always ends a sentence.
 
+The punctuation, abbreviations, German ordinal nouns and script ranges come from
+``wyoming_qwen_tts.text.lexicon``, which the normalizer shares.
+
 Pieces and sentences
 --------------------
 * No sentence is longer than ``MAX_SENTENCE_CHARS``.  A longer stretch without a sentence end
@@ -61,6 +64,22 @@ import math
 import re
 import unicodedata
 
+from wyoming_qwen_tts.text.lexicon import (
+    ABBREVIATIONS,
+    CJK_CLAUSE_MARKS,
+    CJK_TERMINATORS,
+    CLAUSE_MARKS,
+    CLOSERS,
+    GERMAN_ORDINAL_NOUNS,
+    LINE_BREAKS,
+    LOWER_ABBREVIATIONS,
+    NUMBER_ABBREVIATIONS,
+    STRONG_TERMINATORS,
+    TERMINATORS,
+    is_cjk,
+    is_spaceless,
+)
+
 MAX_SENTENCE_CHARS = 300
 MIN_SENTENCE_WORD_CHARS = 3
 
@@ -68,69 +87,11 @@ _MIN_CUT = MAX_SENTENCE_CHARS // 2
 _MAX_TOKEN = 40
 _MAX_WORD = 13
 
-_STRONG = "!?‼⁇⁈⁉"
-_WEAK = ".…"
-_CJK_TERMINATORS = "。！？；．｡"
-_TERMINATORS = _STRONG + _WEAK + _CJK_TERMINATORS
-_CLOSERS = "\"')]}»”’›」』】》〉）］｝〕〗〙〛＂＇"
 _SPACED_BEFORE = " \u00a0\u202f"  # French typography: « Bonjour. »
-_NEWLINES = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
-_CLAUSE = ",;:—–"
-_CJK_CLAUSE = "，、：；﹐﹑︰"
 _JOINERS = "\u200c\u200d\ufe0e\ufe0f"
 
-_CANDIDATE = re.compile("[" + re.escape(_TERMINATORS + _NEWLINES) + "]")
+_CANDIDATE = re.compile("[" + re.escape(TERMINATORS + LINE_BREAKS) + "]")
 _DOTTED = re.compile(r"(?:[^\W\d_]{1,2}\.)+[^\W\d_]{1,2}")
-
-# Matched as written (case-sensitive), so that "No." or "Me." still end sentences.
-_ABBREVIATIONS = frozenset(
-    """
-    Mr Mrs Ms Mx Dr Dres Dra Prof St Ste Jr Sr Sra Srta Sres Mt Ft Gen Col Capt Lt Sgt Rev Hon
-    Gov Sen Rep Hr Hrn Fr Frl Mme Mmes Mlle Mlles MM Mgr Sig Dott Avv Lic Ing Arq Ud Uds Vd Vds
-    Dña Av Avda Cía Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec Okt Dez Mär Nr Str Bd Abs
-    Mio Mrd Tsd Jh Ave Blvd Vol Fig Sig.ra
-    """.split()
-)
-# Matched after lowercasing.
-_LOWER_ABBREVIATIONS = frozenset(
-    """
-    etc vs approx ca cca usw bzw ggf evtl inkl zzgl bspw sog vgl bzgl ehem allg
-    cf env chap apr ex ecc aprox pág núm
-    """.split()
-)
-# Only before a number: "No. 5", but "No. I won't."
-_NUMBER_ABBREVIATIONS = frozenset("No no Nos Nº Art art pp Tel tel Kap".split())
-# German ordinals: "am 3. Oktober", "zum 2. Mal".
-_ORDINAL_NOUNS = frozenset(
-    """
-    Januar Jänner Februar März April Mai Juni Juli August September Oktober November Dezember
-    Jan Feb Mär Mrz Apr Jun Jul Aug Sep Sept Okt Nov Dez
-    Mal Platz Stock Stelle Klasse Liga Runde Etage Jahrhundert Geburtstag Advent Halbzeit
-    """.split()
-)
-
-
-def _is_spaceless(ch: str) -> bool:
-    """Han or kana: scripts written without spaces between words or sentences."""
-    o = ord(ch)
-    return (
-        0x3040 <= o <= 0x30FF
-        or 0x4E00 <= o <= 0x9FFF
-        or 0x3400 <= o <= 0x4DBF
-        or 0x3005 <= o <= 0x3007
-        or 0x31F0 <= o <= 0x31FF
-        or 0xF900 <= o <= 0xFAFF
-        or 0xFF66 <= o <= 0xFF9F
-        or 0x20000 <= o <= 0x323AF
-    )
-
-
-def _is_cjk(ch: str) -> bool:
-    """Han, kana or hangul."""
-    o = ord(ch)
-    return _is_spaceless(ch) or (
-        0xAC00 <= o <= 0xD7FF or 0x1100 <= o <= 0x11FF or 0x3130 <= o <= 0x318F
-    )
 
 
 class _NeedMore(Exception):
@@ -259,7 +220,7 @@ class SentenceStream:
     def _decide(self, i: int, limit: int) -> tuple[int | None, int]:
         """Whether the candidate at ``i`` ends the piece: (end or None, where to go on)."""
         at = self._at
-        if at(i) in _NEWLINES:
+        if at(i) in LINE_BREAKS:
             j = self._skip_space(i)
             nxt = at(j)
             if not nxt or self._line_breaks(i, j) >= 2 or not nxt.islower():
@@ -267,28 +228,28 @@ class SentenceStream:
             return None, j
 
         j = i
-        while (ch := at(j)) and ch in _TERMINATORS:
+        while (ch := at(j)) and ch in TERMINATORS:
             j += 1
             if j > limit:
                 return j, j
         k = j
         while (ch := at(k)) and (
-            ch in _CLOSERS or (ch in _SPACED_BEFORE and self._guillemet(k + 1))
+            ch in CLOSERS or (ch in _SPACED_BEFORE and self._guillemet(k + 1))
         ):
             k += 1
             if k > limit:
                 return k, k
         run = self._buf[i - self._base : j - self._base]
         nxt = at(k)
-        if any(ch in _CJK_TERMINATORS for ch in run):
+        if any(ch in CJK_TERMINATORS for ch in run):
             if run == "．" and k == j and i > self._seg and at(i - 1).isdigit() and nxt.isdigit():
                 return None, k
             return k, k
         if not nxt:
             return k, k
-        if not (nxt.isspace() or _is_spaceless(nxt)):
+        if not (nxt.isspace() or is_spaceless(nxt)):
             return None, k
-        if any(ch in _STRONG for ch in run):
+        if any(ch in STRONG_TERMINATORS for ch in run):
             return k, k
         n = k
         if nxt.isspace():
@@ -323,9 +284,9 @@ class SentenceStream:
         if not token:
             return False
         after = self._at(n)
-        if token in _ABBREVIATIONS or token.lower() in _LOWER_ABBREVIATIONS:
+        if token in ABBREVIATIONS or token.lower() in LOWER_ABBREVIATIONS:
             return True
-        if token in _NUMBER_ABBREVIATIONS:
+        if token in NUMBER_ABBREVIATIONS:
             return after.isdigit()
         if len(token) == 1 and token.isalpha():
             return token != "I"
@@ -335,7 +296,7 @@ class SentenceStream:
             if len(token) <= 3 and not buf[self._seg - base : s - base].strip():
                 return True
             if len(token) <= 2 and after.isupper():
-                return self._word_at(n) in _ORDINAL_NOUNS
+                return self._word_at(n) in GERMAN_ORDINAL_NOUNS
         return False
 
     def _word_at(self, n: int) -> str:
@@ -358,7 +319,7 @@ class SentenceStream:
 
     def _line_breaks(self, i: int, j: int) -> int:
         run = self._buf[i - self._base : j - self._base]
-        return sum(ch in _NEWLINES for ch in run) - run.count("\r\n")
+        return sum(ch in LINE_BREAKS for ch in run) - run.count("\r\n")
 
     def _cut(self, limit: int) -> int:
         """Where to cut a piece that reaches ``limit`` without a sentence end."""
@@ -366,7 +327,7 @@ class SentenceStream:
         lo = seg + _MIN_CUT
         for c in range(limit, lo, -1):
             before = buf[c - 1 - base]
-            if before in _CJK_CLAUSE or (before in _CLAUSE and buf[c - base].isspace()):
+            if before in CJK_CLAUSE_MARKS or (before in CLAUSE_MARKS and buf[c - base].isspace()):
                 return c
         for c in range(limit, lo, -1):
             if buf[c - base].isspace() and not buf[c - 1 - base].isspace():
@@ -402,7 +363,7 @@ def frame_budget(text: str, frames_per_second: float = 12.5) -> int:
     for ch in text:
         if not ch.isalnum():
             continue
-        if _is_cjk(ch):
+        if is_cjk(ch):
             cjk += 1
         elif ch.isdigit():
             digits += 1
