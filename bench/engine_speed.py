@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import traceback
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,9 @@ sys.path.insert(0, str(REPO_ROOT))
 import torch  # noqa: E402
 
 from tests.checkpoints import build_checkpoint  # noqa: E402
-from wyoming_qwen_tts.engine.model import GenerationInput, LoadOptions, QwenModel  # noqa: E402
+from wyoming_qwen_tts.app.compose import load_options  # noqa: E402
+from wyoming_qwen_tts.engine.model import GenerationInput, QwenModel  # noqa: E402
+from wyoming_qwen_tts.settings.settings import Settings  # noqa: E402
 
 FRAME_SECONDS = 0.08
 TEXT = "The washing machine has finished, and the laundry is ready to be hung up outside."
@@ -230,13 +233,8 @@ def main() -> None:
     if not (folder / "config.json").exists():
         seconds, _ = timed("cpu", lambda: build_checkpoint(folder, "custom_voice", size=args.size))
         print(f"built {args.size} checkpoint in {seconds:.1f} s", flush=True)
-    options = LoadOptions(
-        device=args.device,
-        dtype=args.dtype,
-        max_batch=max(batches),
-        cuda_graphs=not args.no_graphs,
-        int8=args.int8,
-    )
+    settings = Settings(device=args.device, dtype=args.dtype, max_batch=max(batches), int8=args.int8)
+    options = replace(load_options(settings), cuda_graphs=not args.no_graphs)
     seconds, model = timed(args.device, lambda: QwenModel.load(str(folder), options))
     report["load_s"] = seconds
     report["graphs"] = model.frames.graphs is not None

@@ -378,19 +378,21 @@ class EngineTimer:
     ) -> None:
         import torch
 
+        from wyoming_qwen_tts.app.compose import load_options
         from wyoming_qwen_tts.engine.engine import Engine
-        from wyoming_qwen_tts.engine.interface import SynthesisCancelled, SynthesisRequest
-        from wyoming_qwen_tts.engine.model import LoadOptions
+        from wyoming_qwen_tts.engine.interface import (
+            ModelKind,
+            SynthesisCancelled,
+            SynthesisRequest,
+        )
+        from wyoming_qwen_tts.settings.settings import Settings
         from wyoming_qwen_tts.voices.voice import premium_voice
 
         torch.set_num_threads(threads)
         self._cancelled_error = SynthesisCancelled
-        self.engine = Engine.load(
-            custom_voice_model=str(checkpoint),
-            base_model=None,
-            options=LoadOptions(device=device),
-            seed=seed,
-        )
+        self.engine = Engine({}, seed=seed)
+        options = load_options(Settings(device=device, max_batch=1))
+        self.engine.add_model(str(checkpoint), ModelKind.CUSTOM_VOICE, options)
         self.request = SynthesisRequest(text=text, voice=premium_voice(voice_name))
         self.firsts_ms: list[float] = []
         self.warmup_ms: float | None = None

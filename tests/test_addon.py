@@ -30,15 +30,12 @@ from wyoming.event import async_read_event, async_write_event
 from wyoming.info import AsrProgram, Attribution, Info
 
 from wyoming_qwen_tts import __version__
-from wyoming_qwen_tts.settings.settings import (
-    DEVICE_PATTERN,
-    DTYPES,
-    MODEL_SIZES,
-    OPTION_DEFAULTS,
-    VOICE_NAME_PATTERN,
-    settings_from_options,
-)
+from wyoming_qwen_tts.app.compose import load_options
+from wyoming_qwen_tts.settings.option import DEVICE_PATTERN
+from wyoming_qwen_tts.settings.options_file import OPTION_DEFAULTS, settings_from_options
+from wyoming_qwen_tts.settings.settings import DTYPES, MODEL_SIZES, Settings
 from wyoming_qwen_tts.text.languages import LANGUAGES
+from wyoming_qwen_tts.voices.voice import VOICE_NAME_PATTERN
 
 from .wyoming_server import REPO_ROOT, server_env, start_server
 
@@ -999,14 +996,14 @@ def test_download_progress_is_logged_line_by_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     from wyoming_qwen_tts.engine import model
-    from wyoming_qwen_tts.engine.model import LoadOptions, download_progress
+    from wyoming_qwen_tts.engine.model import download_progress
 
     monkeypatch.setattr(model, "DOWNLOAD_LOG_INTERVAL_S", 0.05)
     blobs = tmp_path / "models--Qwen--Qwen3-TTS-12Hz-0.6B-CustomVoice" / "blobs"
     blobs.mkdir(parents=True)
     with (
         caplog.at_level(logging.INFO),
-        download_progress("Qwen/Qwen3-TTS-12Hz-0.6B-CustomVoice", LoadOptions(cache_dir=tmp_path)),
+        download_progress("Qwen/Qwen3-TTS-12Hz-0.6B-CustomVoice", load_options(Settings(data_dir=tmp_path, max_batch=1))),
     ):
         time.sleep(0.2)  # nothing arrives: nothing is logged
         assert not caplog.records
@@ -1026,12 +1023,12 @@ def test_download_progress_is_logged_line_by_line(
 def test_no_download_progress_for_folders_or_offline(tmp_path: Path) -> None:
     import threading
 
-    from wyoming_qwen_tts.engine.model import LoadOptions, download_progress
+    from wyoming_qwen_tts.engine.model import download_progress
 
     before = threading.active_count()
-    with download_progress(str(tmp_path), LoadOptions()):
+    with download_progress(str(tmp_path), load_options(Settings(max_batch=1))):
         assert threading.active_count() == before
-    with download_progress("Qwen/x", LoadOptions(local_files_only=True)):
+    with download_progress("Qwen/x", load_options(Settings(local_files_only=True, max_batch=1))):
         assert threading.active_count() == before
 
 

@@ -8,11 +8,13 @@ import numpy as np
 import pytest
 import torch
 
+from wyoming_qwen_tts.app.compose import load_options
 from wyoming_qwen_tts.audio.pcm import pcm16_to_float
 from wyoming_qwen_tts.engine.codec import chunk_schedule
 from wyoming_qwen_tts.engine.engine import Engine
 from wyoming_qwen_tts.engine.interface import CollectingSink, SynthesisCancelled, SynthesisRequest
-from wyoming_qwen_tts.engine.model import GenerationInput, LoadOptions, QwenModel
+from wyoming_qwen_tts.engine.model import GenerationInput, QwenModel
+from wyoming_qwen_tts.settings.settings import Settings
 from wyoming_qwen_tts.text.sentences import frame_budget
 from wyoming_qwen_tts.voices.voice import CloneReference, Voice, VoiceKind, premium_voice
 
@@ -37,12 +39,12 @@ class Collector(CollectingSink):
 
 @pytest.fixture(scope="module")
 def custom_voice(custom_voice_checkpoint: Path) -> QwenModel:
-    return QwenModel.load(str(custom_voice_checkpoint), LoadOptions(device="cpu"))
+    return QwenModel.load(str(custom_voice_checkpoint), load_options(Settings(device="cpu", max_batch=1)))
 
 
 @pytest.fixture(scope="module")
 def base(base_checkpoint: Path) -> QwenModel:
-    return QwenModel.load(str(base_checkpoint), LoadOptions(device="cpu"))
+    return QwenModel.load(str(base_checkpoint), load_options(Settings(device="cpu", max_batch=1)))
 
 
 def full_decode(model: QwenModel, codes: torch.Tensor) -> np.ndarray:
@@ -178,7 +180,7 @@ def test_engine_clone_voice_reuses_its_primed_codec(base: QwenModel, tmp_path: P
 
 @pytest.fixture(scope="module")
 def voice_design(voice_design_checkpoint: Path) -> QwenModel:
-    return QwenModel.load(str(voice_design_checkpoint), LoadOptions(device="cpu"))
+    return QwenModel.load(str(voice_design_checkpoint), load_options(Settings(device="cpu", max_batch=1)))
 
 
 def upstream_codes(model: QwenModel, text: str, given: GenerationInput, frames: int) -> torch.Tensor:

@@ -15,8 +15,10 @@ from wyoming.client import AsyncTcpClient
 from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize, SynthesizeVoice
 
+from wyoming_qwen_tts.app.compose import load_options
 from wyoming_qwen_tts.audio.pcm import pcm16_to_float
 from wyoming_qwen_tts.engine.compat import import_qwen_tts
+from wyoming_qwen_tts.settings.settings import Settings
 from wyoming_qwen_tts.text.sentences import frame_budget
 
 from .wyoming_server import RunningServer, audio_of, read_until, start_server, write_reference
@@ -175,9 +177,9 @@ def test_the_shared_codec_decoder_is_safe_across_threads(custom_voice_checkpoint
     import sys
     import threading
 
-    from wyoming_qwen_tts.engine.model import LoadOptions, QwenModel
+    from wyoming_qwen_tts.engine.model import QwenModel
 
-    model = QwenModel.load(str(custom_voice_checkpoint), LoadOptions(device="cpu"))
+    model = QwenModel.load(str(custom_voice_checkpoint), load_options(Settings(device="cpu", max_batch=1)))
     generator = torch.Generator().manual_seed(1)
     codes = [torch.randint(0, 2048, (48, 16), generator=generator) for _ in range(2)]
 

@@ -13,18 +13,12 @@ from wyoming.client import AsyncTcpClient
 from wyoming.info import Describe, Info
 
 from wyoming_qwen_tts.cli.main import parse_args
-from wyoming_qwen_tts.settings.settings import (
-    DEFAULT_URI,
-    OPTION_DEFAULTS,
-    ClonedVoice,
-    Settings,
-    Style,
-    explicit_flags,
-    model_ids,
-    settings_from_args,
-    settings_from_options,
-)
+from wyoming_qwen_tts.settings.flags import given_fields, settings_from_args
+from wyoming_qwen_tts.settings.options_file import OPTION_DEFAULTS, settings_from_options
+from wyoming_qwen_tts.settings.settings import DEFAULT_URI, Settings, model_ids
 from wyoming_qwen_tts.voices.files import collect_clone_voices
+from wyoming_qwen_tts.voices.styles import Style
+from wyoming_qwen_tts.voices.voice import ClonedVoice
 
 from .wyoming_server import read_until, start_server, write_reference
 
@@ -326,20 +320,19 @@ def test_options_errors_reach_the_command_line(
     )
 
 
-def test_explicit_flags_names_only_what_was_given() -> None:
-    assert explicit_flags([]) == frozenset()
-    assert explicit_flags(["--device", "auto", "--no-zeroconf", "--zeroconf-interface", "x"]) == {
-        "device",
-        "no_zeroconf",
-        "zeroconf_interface",
-    }
-    assert explicit_flags(["--options", "f", "--debug"]) == {"options", "debug"}
+def test_given_fields_names_only_what_was_given() -> None:
+    assert given_fields(parse_args([])) == frozenset()
+    given = given_fields(
+        parse_args(["--device", "auto", "--no-zeroconf", "--zeroconf-interface", "x"])
+    )
+    assert given == {"device", "zeroconf_name", "zeroconf_interfaces"}
+    assert given_fields(parse_args(["--options", "f", "--debug"])) == {"debug"}
+    assert given_fields(parse_args(["say", "hi", "-o", "-", "--seed", "1"])) == {"seed"}
 
 
-def test_namespace_without_explicit_flags_uses_non_default_values(tmp_path: Path) -> None:
+def test_a_parsed_namespace_carries_what_was_given(tmp_path: Path) -> None:
     path = write_options(tmp_path, {"device": "cuda", "dtype": "float16"})
     args = parse_args(["--options", str(path), "--device", "cpu"])
-    del args.explicit_flags
     assert isinstance(args, argparse.Namespace)
     settings = settings_from_args(args)
     assert (settings.device, settings.dtype) == ("cpu", "float16")

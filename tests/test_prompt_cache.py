@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from wyoming_qwen_tts.app.compose import load_options
 from wyoming_qwen_tts.engine.engine import Engine
-from wyoming_qwen_tts.engine.interface import CollectingSink, SynthesisRequest
-from wyoming_qwen_tts.engine.model import LoadOptions, ModelKind, QwenModel
+from wyoming_qwen_tts.engine.interface import CollectingSink, ModelKind, SynthesisRequest
+from wyoming_qwen_tts.engine.model import QwenModel
 from wyoming_qwen_tts.engine.prompt_cache import PromptCache
+from wyoming_qwen_tts.settings.settings import Settings
 from wyoming_qwen_tts.voices.voice import CloneReference, Voice, VoiceKind
 
 from .wyoming_server import start_server, write_reference
@@ -20,7 +22,7 @@ from .wyoming_server import start_server, write_reference
 
 @pytest.fixture(scope="module")
 def base(base_checkpoint: Path) -> QwenModel:
-    return QwenModel.load(str(base_checkpoint), LoadOptions(device="cpu"))
+    return QwenModel.load(str(base_checkpoint), load_options(Settings(device="cpu", max_batch=1)))
 
 
 def clone(

@@ -19,10 +19,12 @@ from wyoming.tts import (
     SynthesizeVoice,
 )
 
+from wyoming_qwen_tts.app.compose import load_options
 from wyoming_qwen_tts.engine.engine import Engine
-from wyoming_qwen_tts.engine.interface import SynthesisRequest
-from wyoming_qwen_tts.engine.model import GenerationInput, LoadOptions, ModelKind, QwenModel
+from wyoming_qwen_tts.engine.interface import ModelKind, SynthesisRequest
+from wyoming_qwen_tts.engine.model import GenerationInput, QwenModel
 from wyoming_qwen_tts.scheduling.scheduler import Scheduler
+from wyoming_qwen_tts.settings.settings import Settings
 from wyoming_qwen_tts.voices.voice import premium_voice
 
 from .wyoming_server import RunningServer, audio_of, read_until, start_server
@@ -166,7 +168,7 @@ class FailingOnce:
 
 
 async def test_worker_recovers_after_an_engine_failure(custom_voice_checkpoint: Path) -> None:
-    model = QwenModel.load(str(custom_voice_checkpoint), LoadOptions(device="cpu", max_batch=2))
+    model = QwenModel.load(str(custom_voice_checkpoint), load_options(Settings(device="cpu", max_batch=2)))
     engine = Engine({ModelKind.CUSTOM_VOICE: model}, seed=1)
     backend = FailingOnce(engine.batch(ModelKind.CUSTOM_VOICE), fail_at=3)
     scheduler = Scheduler({"cv": backend}, lambda request: "cv")
@@ -187,7 +189,7 @@ async def test_worker_recovers_after_an_engine_failure(custom_voice_checkpoint: 
 
 
 def test_batched_rows_equal_rows_generated_alone(custom_voice_checkpoint: Path) -> None:
-    model = QwenModel.load(str(custom_voice_checkpoint), LoadOptions(device="cpu", max_batch=4))
+    model = QwenModel.load(str(custom_voice_checkpoint), load_options(Settings(device="cpu", max_batch=4)))
     given = GenerationInput(language="english", speaker="ryan")
 
     def add(text: str) -> object:

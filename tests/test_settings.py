@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from wyoming_qwen_tts.cli.main import parse_args
+from wyoming_qwen_tts.settings.flags import settings_from_args
 from wyoming_qwen_tts.settings.settings import (
     DEFAULT_BASE_MODEL,
     DEFAULT_CUSTOM_VOICE_MODEL,
     DEFAULT_URI,
     DEFAULT_ZEROCONF_NAME,
     Settings,
-    settings_from_args,
 )
 
 

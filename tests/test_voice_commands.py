@@ -15,6 +15,7 @@ import soundfile
 import torch
 import yaml
 
+from wyoming_qwen_tts.app.compose import design_renderer
 from wyoming_qwen_tts.cli.say import say
 from wyoming_qwen_tts.settings.settings import Settings
 from wyoming_qwen_tts.text.normalize import normalize_for_speech
@@ -26,7 +27,6 @@ from wyoming_qwen_tts.voices.manage import (
     format_entries,
     list_voices,
     remove_voice,
-    render_design,
 )
 from wyoming_qwen_tts.voices.recording import (
     MAX_SPEECH_SECONDS,
@@ -303,7 +303,8 @@ def test_design_renders_what_upstream_generate_voice_design_renders(
     description = "A deep, slow voice of an old sailor, rough and warm."
     text = "Ahoy there. The sea is calm tonight."
     settings = Settings(voice_design_model=str(voice_design_checkpoint), device="cpu", seed=5)
-    ours = render_design(settings, description, text, "english")
+    render = design_renderer(settings)
+    ours = render(description, text, "english")
     model = import_qwen_tts().Qwen3TTSModel.from_pretrained(
         str(voice_design_checkpoint), device_map="cpu", dtype=torch.float32
     )
@@ -314,7 +315,7 @@ def test_design_renders_what_upstream_generate_voice_design_renders(
     assert rate == 24000 and ours.shape == wavs[0].shape
     assert np.abs(ours - wavs[0]).max() <= 1e-4
     # the description is the instruction: another one gives another voice
-    other = render_design(settings, "A bright child's voice.", text, "english")
+    other = render("A bright child's voice.", text, "english")
     assert other.shape != ours.shape or np.abs(other - ours).max() > 1e-2
 
 

@@ -1,4 +1,5 @@
-"""Starting and stopping the server: models, voices, the Wyoming listener and zeroconf."""
+"""Running ``serve``: the speech from the composition root behind the Wyoming listener (or
+stdio), zeroconf, hot-added voices, and a shutdown within the time SIGTERM allows."""
 
 from __future__ import annotations
 
@@ -9,30 +10,18 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import replace
 from functools import partial
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 from urllib.parse import urlparse
 
 from wyoming.event import async_get_stdin
-from wyoming.server import AsyncServer, AsyncTcpServer
 
-from wyoming_qwen_tts.scheduling.scheduler import Scheduler
+from wyoming_qwen_tts.app import compose
 from wyoming_qwen_tts.settings.settings import Settings
-from wyoming_qwen_tts.voices.files import collect_clone_voices
-from wyoming_qwen_tts.voices.library import VoiceLibrary
-from wyoming_qwen_tts.voices.voice import VoiceError
 from wyoming_qwen_tts.wyoming.discovery import ZeroconfAdvertiser
-from wyoming_qwen_tts.wyoming.events import EventLimits
-from wyoming_qwen_tts.wyoming.handler import (
-    ConnectionLimiter,
-    HandlerOptions,
-    QwenTtsEventHandler,
-    VoiceOffer,
-)
-
-if TYPE_CHECKING:
-    from wyoming_qwen_tts.engine.engine import Engine
+from wyoming_qwen_tts.wyoming.handler import ConnectionLimiter, HandlerOptions, QwenTtsEventHandler
+from wyoming_qwen_tts.wyoming.info import VoiceOffer
+from wyoming_qwen_tts.wyoming.listener import HandlerFactory, Listener
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -41,93 +30,44 @@ SHUTDOWN_TIMEOUT_S = 1.5
 T = TypeVar("T")
 
 
-class StartupError(Exception):
-    """The server cannot start; the message says why and what to do."""
-
-
-def load_voices(settings: Settings) -> tuple[VoiceLibrary, Engine]:
-    """Loads the models the configured voices need and prepares every voice once."""
-    from wyoming_qwen_tts.engine.engine import Engine
-    from wyoming_qwen_tts.engine.model import LoadOptions, ModelLoadError
-    from wyoming_qwen_tts.engine.prompt_cache import PromptCache
-
-    if settings.custom_voice_model is None:
-        clones, _ = collect_clone_voices(settings.voices_dir, settings.listed_voices)
-        if not clones:
-            raise StartupError(
-                "no voices: premium voices are disabled (--custom-voice-model none) and no "
-                "cloned voices were found; add NAME.wav + NAME.txt to --voices-dir"
-            )
-    options = LoadOptions.from_settings(settings, max_batch=settings.max_batch)
-    try:
-        engine = Engine.load(
-            custom_voice_model=settings.custom_voice_model,
-            base_model=None,  # loaded by the library when there are cloned voices
-            options=options,
-            seed=settings.seed,
-            prompt_cache=PromptCache(settings.prompt_cache_dir),
-        )
-        library = VoiceLibrary(engine, settings, options)
-        library.refresh()
-    except ModelLoadError as err:
-        raise StartupError(str(err)) from err
-    except VoiceError as err:
-        raise StartupError(f"--voice: {err}") from err
-    catalog = library.catalog
-    if catalog.default is None:
-        raise StartupError("no usable voices; see the errors above")
-    _LOGGER.info("Voices: %s (default: %s)", ", ".join(catalog.names), catalog.default.name)
-    return library, engine
-
-
 async def serve(settings: Settings) -> None:
     """Runs the server until SIGTERM/SIGINT or, for stdio://, the end of input."""
-    library, engine = await asyncio.to_thread(load_voices, settings)
-    scheduler = Scheduler(
-        {kind: engine.batch(kind) for kind in engine.models},
-        lambda request: engine.model_kind_for(request.voice),
-    )
-    voices = VoiceOffer(library.catalog)
-    handler_factory = partial(
-        QwenTtsEventHandler,
-        voices=voices,
-        scheduler=scheduler,
-        options=HandlerOptions(
-            samples_per_chunk=settings.samples_per_chunk,
-            language=settings.language,
-            max_text_chars=settings.max_text_chars,
-            max_sentences=settings.max_sentences,
-            idle_timeout=settings.idle_timeout,
-            event_limits=EventLimits(max_data_bytes=settings.max_event_bytes),
-        ),
-        connections=ConnectionLimiter(settings.max_connections),
-    )
+    speech = await asyncio.to_thread(compose.speech, settings)
+    voices = VoiceOffer(speech.library.catalog)
+    connections = ConnectionLimiter(settings.max_connections)
+
+    def handler(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, stdio: bool = False
+    ) -> QwenTtsEventHandler:
+        return QwenTtsEventHandler(
+            reader,
+            writer,
+            voices=voices,
+            scheduler=speech.scheduler,
+            options=HandlerOptions.from_settings(settings, stdio=stdio),
+            connections=connections,
+        )
+
     watcher = None
-    if settings.voices_poll_interval > 0 and library.watches_files:
+    if settings.voices_poll_interval > 0 and speech.library.watches_files:
         watcher = asyncio.create_task(
-            _watch_voices(library, engine, scheduler, voices, settings.voices_poll_interval)
+            _watch_voices(speech, voices, settings.voices_poll_interval)
         )
     try:
         if urlparse(settings.uri).scheme == "stdio":
-            await _serve_stdio(handler_factory)
+            await _serve_stdio(partial(handler, stdio=True))
         else:
-            await _serve_socket(settings, handler_factory)
+            await _serve_socket(settings, handler)
     finally:
         if watcher is not None:
             watcher.cancel()
-        scheduler.close(timeout=SHUTDOWN_TIMEOUT_S)
+        speech.close(timeout=SHUTDOWN_TIMEOUT_S)
         _LOGGER.debug("Stopped")
 
 
-async def _watch_voices(
-    library: VoiceLibrary,
-    engine: Engine,
-    scheduler: Scheduler,
-    voices: VoiceOffer,
-    interval: float,
-) -> None:
+async def _watch_voices(speech: compose.Speech, voices: VoiceOffer, interval: float) -> None:
     """Offers voices added to (or removed from) the voices dir without a restart."""
-    served = set(engine.models)
+    library = speech.library
     while True:
         await asyncio.sleep(interval)
         try:
@@ -137,9 +77,7 @@ async def _watch_voices(
             continue
         if not changed:
             continue
-        for kind in set(engine.models) - served:  # the Base model, for the first cloned voice
-            scheduler.add_backend(kind, engine.batch(kind))
-            served.add(kind)
+        speech.add_new_backends()
         voices.update(library.catalog)
         _LOGGER.info("Voices: %s", ", ".join(library.catalog.names) or "none")
 
@@ -170,23 +108,23 @@ async def _in_daemon_thread(function: Callable[[], T]) -> T:
     return await future
 
 
-async def _serve_socket(settings: Settings, handler_factory: partial[QwenTtsEventHandler]) -> None:
-    server = AsyncServer.from_uri(settings.uri)
+async def _serve_socket(settings: Settings, handler: HandlerFactory) -> None:
+    listener = Listener(settings.uri, handler)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    await server.start(handler_factory)
+    await listener.start()
     advertiser: ZeroconfAdvertiser | None = None
     try:
-        if isinstance(server, AsyncTcpServer):
-            host, port = _bound_address(server)
-            _LOGGER.info("Ready: listening on tcp://%s:%s", host, port)
+        if listener.is_tcp:
+            assert listener.host is not None and listener.port is not None
+            _LOGGER.info("Ready: listening on tcp://%s:%s", listener.host, listener.port)
             if settings.zeroconf_name:
                 advertiser = ZeroconfAdvertiser(
                     settings.zeroconf_name,
-                    port,
-                    bind_host=server.host,
+                    listener.port,
+                    bind_host=listener.host,
                     advertise_host=settings.zeroconf_host,
                     interfaces=list(settings.zeroconf_interfaces)
                     if settings.zeroconf_interfaces
@@ -195,7 +133,9 @@ async def _serve_socket(settings: Settings, handler_factory: partial[QwenTtsEven
                 try:
                     await advertiser.start()
                 except OSError as err:
-                    _LOGGER.error("Zeroconf advertisement failed (%s); add the server by host and port", err)
+                    _LOGGER.error(
+                        "Zeroconf advertisement failed (%s); add the server by host and port", err
+                    )
                     advertiser = None
         else:
             _LOGGER.info("Ready: listening on %s", settings.uri)
@@ -208,24 +148,16 @@ async def _serve_socket(settings: Settings, handler_factory: partial[QwenTtsEven
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(advertiser.stop(), SHUTDOWN_TIMEOUT_S)
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(_stop_server(server), SHUTDOWN_TIMEOUT_S)
+            await asyncio.wait_for(listener.stop(), SHUTDOWN_TIMEOUT_S)
 
 
-async def _stop_server(server: AsyncServer) -> None:
-    handlers = list(server._handlers.values())
-    for handler in handlers:
-        await handler.disconnect()
-    await server.stop()
-
-
-async def _serve_stdio(handler_factory: partial[QwenTtsEventHandler]) -> None:
+async def _serve_stdio(handler_factory: HandlerFactory) -> None:
     """One connection over stdin/stdout; at the end of input, finishes the answers under way."""
     reader = await async_get_stdin()
     loop = asyncio.get_running_loop()
     transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, sys.stdout)
     writer = asyncio.StreamWriter(transport, protocol, None, loop)
-    options = replace(handler_factory.keywords["options"], idle_timeout=None, finish_at_eof=True)
-    handler = handler_factory(reader, writer, options=options)
+    handler = handler_factory(reader, writer)
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
@@ -240,10 +172,3 @@ async def _serve_stdio(handler_factory: partial[QwenTtsEventHandler]) -> None:
         run_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await run_task
-
-
-def _bound_address(server: AsyncTcpServer) -> tuple[str, int]:
-    """The listening address, with the real port when the URI asked for port 0."""
-    sockets = server._server.sockets if server._server is not None else []
-    port = sockets[0].getsockname()[1] if sockets else server.port
-    return server.host, int(port)

@@ -12,15 +12,16 @@ import sys
 from pathlib import Path
 
 from wyoming_qwen_tts import __version__
-from wyoming_qwen_tts.settings.settings import (
-    DEFAULT_VOICE_DESIGN_MODEL,
-    Settings,
-    add_runtime_arguments,
-    add_serve_arguments,
-    add_voice_arguments,
-    explicit_flags,
-    settings_from_args,
-)
+from wyoming_qwen_tts.app.compose import StartupError, design_renderer
+from wyoming_qwen_tts.app.serve import serve
+from wyoming_qwen_tts.cli.health import health
+from wyoming_qwen_tts.cli.say import SayError, say
+from wyoming_qwen_tts.engine.interface import ModelLoadError
+from wyoming_qwen_tts.settings.flags import add_flags, settings_from_args
+from wyoming_qwen_tts.settings.option import DESIGN, SAY, SERVE
+from wyoming_qwen_tts.settings.settings import Settings
+from wyoming_qwen_tts.voices import manage as commands
+from wyoming_qwen_tts.voices.voice import VoiceError
 
 _LOGGER = logging.getLogger("wyoming_qwen_tts")
 
@@ -36,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=__version__)
     commands = parser.add_subparsers(dest="command")
     serve = commands.add_parser("serve", help="run the Wyoming server (the default command)")
-    add_serve_arguments(serve)
+    add_flags(serve, SERVE)
+    serve.add_argument("--version", action="version", version=__version__)
     say = commands.add_parser(
         "say",
         help="speak a text in one voice into a WAV file or to stdout, streaming",
@@ -69,13 +71,7 @@ def add_say_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--style", help="a style of the voice (calm, cheerful, ...; 1.7B CustomVoice only)"
     )
-    _add_say_settings_arguments(parser)
-
-
-def _add_say_settings_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags of ``say`` that make its Settings (shared with ``serve``)."""
-    add_voice_arguments(parser)
-    add_runtime_arguments(parser)
+    add_flags(parser, SAY)
 
 
 def add_voice_command_parsers(parser: argparse.ArgumentParser) -> None:
@@ -103,13 +99,7 @@ def add_voice_command_parsers(parser: argparse.ArgumentParser) -> None:
     design.add_argument(
         "--sample-text", help="what the reference clip says (default: a few sentences)"
     )
-    design.add_argument(
-        "--voice-design-model",
-        default=DEFAULT_VOICE_DESIGN_MODEL,
-        help="VoiceDesign checkpoint, Hugging Face id or folder "
-        f"(default: {DEFAULT_VOICE_DESIGN_MODEL})",
-    )
-    add_runtime_arguments(design)
+    add_flags(design, DESIGN)
 
     add = actions.add_parser(
         "add",
@@ -130,13 +120,7 @@ def add_voice_command_parsers(parser: argparse.ArgumentParser) -> None:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     if not argv or argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version"):
         argv = ["serve", *argv]
-    args = build_parser().parse_args(argv)
-    # Flags given on the command line win over an --options file.
-    if args.command == "serve":
-        args.explicit_flags = explicit_flags(argv[1:])
-    elif args.command == "say":
-        args.explicit_flags = explicit_flags(argv[1:], _add_say_settings_arguments)
-    return args
+    return build_parser().parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,9 +156,6 @@ def _configure_hub(settings: Settings) -> None:
 
 
 def _run_say(args: argparse.Namespace, settings: Settings) -> int:
-    from wyoming_qwen_tts.cli.say import SayError, say
-    from wyoming_qwen_tts.engine.model import ModelLoadError
-
     text = sys.stdin.read() if args.text == "-" else args.text
     try:
         if args.output == "-":
@@ -191,8 +172,6 @@ def _run_say(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_voice_command(args: argparse.Namespace, settings: Settings | None) -> int:
-    from wyoming_qwen_tts.voices.voice import VoiceError
-
     try:
         sys.stdout.write(_voice_action(args, settings))
     except (VoiceError, OSError) as err:
@@ -203,9 +182,6 @@ def _run_voice_command(args: argparse.Namespace, settings: Settings | None) -> i
 
 def _voice_action(args: argparse.Namespace, settings: Settings | None) -> str:
     """Runs one ``voice`` action; returns what to print. Raises VoiceError or OSError."""
-    from wyoming_qwen_tts.voices import manage as commands
-    from wyoming_qwen_tts.voices.voice import VoiceError
-
     if args.action == "list":
         return commands.format_entries(commands.list_voices(args.voices_dir))
     if args.action == "remove":
@@ -217,12 +193,10 @@ def _voice_action(args: argparse.Namespace, settings: Settings | None) -> str:
             args.voices_dir, args.name, args.audio, args.text, language=language, force=args.force
         )
         return f"Added voice '{args.name}': {clip}\n"
-    from wyoming_qwen_tts.engine.model import ModelLoadError
-
     assert settings is not None
     try:
         clip = commands.design_voice(
-            settings,
+            design_renderer(settings),
             args.voices_dir,
             args.name,
             args.description,
@@ -236,8 +210,6 @@ def _voice_action(args: argparse.Namespace, settings: Settings | None) -> str:
 
 
 def _run_server(settings: Settings) -> int:
-    from wyoming_qwen_tts.app.serve import StartupError, serve
-
     try:
         asyncio.run(serve(settings))
     except StartupError as err:
@@ -251,46 +223,6 @@ def _run_server(settings: Settings) -> int:
     except KeyboardInterrupt:
         pass
     return 0
-
-
-def health(uri: str, timeout: float) -> int:
-    """Describe round trip: 0 when an Info with a TTS program comes back, else 1 and one line."""
-    try:
-        info = asyncio.run(_describe(uri, timeout))
-    except TimeoutError:
-        problem = f"no answer to Describe from {uri} within {timeout:g} s"
-    except ConnectionRefusedError:
-        problem = f"cannot connect to {uri}: connection refused (is the server running?)"
-    except EOFError:
-        problem = f"{uri} closed the connection without answering Describe"
-    except OSError as err:
-        problem = f"cannot talk to {uri}: {err}"
-    except ValueError as err:
-        problem = f"cannot check {uri}: {err}"
-    else:
-        programs = [program for program in info.tts if program.installed]
-        if programs:
-            voices = sum(len(program.voices) for program in programs)
-            print(f"healthy: {programs[0].name} at {uri}, {voices} voices")
-            return 0
-        problem = f"{uri} answered Describe but offers no text-to-speech program"
-    print(f"wyoming-qwen-tts health: unhealthy: {problem}", file=sys.stderr)
-    return 1
-
-
-async def _describe(uri: str, timeout: float):  # -> wyoming.info.Info
-    from wyoming.client import AsyncClient
-    from wyoming.info import Describe, Info
-
-    async with asyncio.timeout(timeout):
-        async with AsyncClient.from_uri(uri) as client:
-            await client.write_event(Describe().event())
-            while True:
-                event = await client.read_event()
-                if event is None:
-                    raise EOFError
-                if Info.is_type(event.type):
-                    return Info.from_event(event)
 
 
 def _setup_logging(settings: Settings) -> None:

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
 from typing import BinaryIO
 
+from wyoming_qwen_tts.app.compose import one_voice
 from wyoming_qwen_tts.audio.pcm import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH
 from wyoming_qwen_tts.audio.wav_stream import StreamingWavWriter
-from wyoming_qwen_tts.engine.interface import SynthesisCancelled, SynthesisRequest
+from wyoming_qwen_tts.engine.interface import ModelLoadError, SynthesisCancelled, SynthesisRequest
 from wyoming_qwen_tts.settings.settings import Settings
 from wyoming_qwen_tts.text.spoken import spoken_sentences
-from wyoming_qwen_tts.voices.files import collect_clone_voices
-from wyoming_qwen_tts.voices.styles import offered_styles
-from wyoming_qwen_tts.voices.voice import Voice, VoiceCatalog, VoiceError
+from wyoming_qwen_tts.voices.voice import VoiceError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -60,38 +58,10 @@ def say(
 
     ``settings.language`` (when not Auto) wins over the voice's own language.
     """
-    from wyoming_qwen_tts.engine.engine import Engine
-    from wyoming_qwen_tts.engine.model import LoadOptions, ModelKind, ModelLoadError
-    from wyoming_qwen_tts.engine.prompt_cache import PromptCache
-
-    options = LoadOptions.from_settings(settings)
-    engine = Engine({}, seed=settings.seed, prompt_cache=PromptCache(settings.prompt_cache_dir))
-    clones, problems = collect_clone_voices(settings.voices_dir, settings.listed_voices)
-    name = settings.voice
-    clone = next((v for v in clones if name and v.name.lower() == name.lower()), None)
     try:
-        if clone is not None:
-            engine.add_model(settings.base_model, ModelKind.BASE, options)
-            chosen = clone
-        else:
-            for problem in problems:
-                _LOGGER.warning("Skipping %s", problem)
-            if settings.custom_voice_model is None:
-                raise SayError(_not_found(name, clones, []))
-            engine.add_model(settings.custom_voice_model, ModelKind.CUSTOM_VOICE, options)
-            premium = engine.premium_voices()
-            try:
-                chosen = VoiceCatalog(premium).resolve(name)
-            except VoiceError:
-                raise SayError(_not_found(name, clones, premium)) from None
-    except ModelLoadError as err:
-        raise SayError(str(err)) from err
-    follows = engine.follows_instructions(chosen)
-    chosen = replace(chosen, styles=offered_styles(chosen.styles, settings.styles, follows))
-    try:
+        engine, chosen = one_voice(settings)
         instruct = chosen.instruct_for(style)
-        engine.prepare_voice(chosen)
-    except VoiceError as err:
+    except (VoiceError, ModelLoadError) as err:
         raise SayError(str(err)) from err
     language = settings.language or chosen.language
 
@@ -116,9 +86,3 @@ def say(
     )
     return seconds
 
-
-def _not_found(name: str | None, clones: list[Voice], premium: list[Voice]) -> str:
-    names = sorted(voice.name for voice in [*premium, *clones])
-    if not name:
-        return "no voice given; pass --voice NAME (" + (", ".join(names) or "none") + ")"
-    return f"voice '{name}' not found; available: {', '.join(names) or 'none'}"

@@ -11,32 +11,47 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
 
 import torch
 
 from wyoming_qwen_tts.engine.sampling import SamplingParams
 
-if TYPE_CHECKING:
-    from wyoming_qwen_tts.engine.frames import FrameLoop
-
 _LOGGER = logging.getLogger(__name__)
 
 _Outputs = tuple[torch.Tensor, torch.Tensor]
+Predict = Callable[[torch.Tensor, torch.Tensor], _Outputs]
+"""``(tokens [rows, 1], hidden [rows, 1, hidden]) -> (codes, codec embeddings)``: the predictor
+loop with the captured sampling settings (``FrameLoop.predict_codebooks``)."""
+TalkerStep = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], _Outputs]
+"""``(embeds, write slots, positions, visible) -> (hidden, logits)`` over the whole cache
+(``FrameLoop.talker_step_masked``)."""
 
 
 class CudaGraphs:
-    """Captured steps of one ``FrameLoop``, for every batch size up to its ``max_batch``."""
+    """Captured steps of one frame loop, for every batch size up to ``max_batch``."""
 
-    def __init__(self, loop: FrameLoop, params: SamplingParams) -> None:
-        self._loop = loop
+    def __init__(
+        self,
+        *,
+        predict: Predict,
+        talker: TalkerStep,
+        params: SamplingParams,
+        max_batch: int,
+        hidden_size: int,
+        slots: int,
+        caches: Sequence[torch.Tensor],
+        device: torch.device,
+        dtype: torch.dtype,
+    ) -> None:
+        """``slots``: the talker cache's fixed size; ``caches``: the tensors rehearsal and
+        capture write into, cleared afterwards."""
+        self._predict_step = predict
+        self._talker_step = talker
         self._params = params
-        batch = loop.max_batch
-        hidden_size = loop.talker.config.hidden_size
-        device, dtype = loop.device, loop.dtype
-        slots = loop.talker_cache.slots
-        loop.talker_rotary.ensure(slots + 1)
+        self._max_batch = max_batch
+        self._caches = list(caches)
+        batch = max_batch
         self.visible = torch.zeros(batch, slots, dtype=torch.bool, device=device)
         self._tokens = torch.zeros(batch, 1, dtype=torch.long, device=device)
         self._hidden = torch.zeros(batch, 1, hidden_size, dtype=dtype, device=device)
@@ -52,17 +67,16 @@ class CudaGraphs:
         started = time.monotonic()
         # Rehearsal and capture write into the caches; a visible slot keeps their softmax finite.
         self.visible[:, 0] = True
-        for rows in range(1, self._loop.max_batch + 1):
+        for rows in range(1, self._max_batch + 1):
             self._predictor[rows] = self._capture(lambda rows=rows: self._run_predictor(rows))
             self._talker[rows] = self._capture(lambda rows=rows: self._run_talker(rows))
         torch.cuda.synchronize()
         self.visible.zero_()
-        for cache in (self._loop.talker_cache, self._loop.predictor_cache):
-            for tensor in (*cache.keys, *cache.values):
-                tensor.zero_()
+        for tensor in self._caches:
+            tensor.zero_()
         _LOGGER.info(
             "Captured CUDA graphs for batches of 1-%d in %.1f s",
-            self._loop.max_batch,
+            self._max_batch,
             time.monotonic() - started,
         )
 
@@ -98,17 +112,15 @@ class CudaGraphs:
         self.visible[target] = self.visible[source]
 
     def _run_predictor(self, rows: int) -> _Outputs:
-        return self._loop._predict_codebooks(
-            self._tokens[:rows], self._hidden[:rows], self._params, None
-        )
+        return self._predict_step(self._tokens[:rows], self._hidden[:rows])
 
     def _run_talker(self, rows: int) -> _Outputs:
-        loop = self._loop
-        cache = loop.talker_cache.for_step(self._write_slots[:rows], slice(0, loop.talker_cache.slots))
-        cos, sin = loop.talker_rotary.lookup(self._positions[:rows])
-        mask = self.visible[:rows, None, None, :]
-        hidden = loop.talker_stack.forward(self._embeds[:rows], cos, sin, cache, mask)
-        return hidden, loop._codec_head(hidden)[:, -1, :].float()
+        return self._talker_step(
+            self._embeds[:rows],
+            self._write_slots[:rows],
+            self._positions[:rows],
+            self.visible[:rows],
+        )
 
     def _capture(self, run: Callable[[], _Outputs]) -> tuple[torch.cuda.CUDAGraph, _Outputs]:
         stream = torch.cuda.Stream()

@@ -14,14 +14,16 @@ import torch
 from wyoming_qwen_tts.audio.pcm import float_to_pcm16
 from wyoming_qwen_tts.engine.codec import CodecStream, chunk_schedule
 from wyoming_qwen_tts.engine.frames import Utterance
-from wyoming_qwen_tts.engine.interface import AudioSink, SynthesisCancelled, SynthesisRequest
-from wyoming_qwen_tts.engine.model import (
-    GenerationInput,
+from wyoming_qwen_tts.engine.interface import (
+    MODEL_KINDS,
+    AudioSink,
     LoadOptions,
     ModelKind,
     ModelLoadError,
-    QwenModel,
+    SynthesisCancelled,
+    SynthesisRequest,
 )
+from wyoming_qwen_tts.engine.model import GenerationInput, QwenModel
 from wyoming_qwen_tts.engine.prompt_cache import PromptCache
 from wyoming_qwen_tts.text.sentences import frame_budget
 from wyoming_qwen_tts.voices.reference import load_reference_audio, reference_digest
@@ -31,11 +33,6 @@ _LOGGER = logging.getLogger(__name__)
 
 FRAME_RATE = 12.5
 
-_MODEL_KINDS = {
-    VoiceKind.PREMIUM: ModelKind.CUSTOM_VOICE,
-    VoiceKind.CLONE: ModelKind.BASE,
-    VoiceKind.DESIGN: ModelKind.VOICE_DESIGN,
-}
 
 
 @dataclass
@@ -68,23 +65,6 @@ class Engine:
         self._batches: dict[ModelKind, ModelBatch] = {}
         self._prepare_lock = threading.Lock()
 
-    @classmethod
-    def load(
-        cls,
-        *,
-        custom_voice_model: str | None,
-        base_model: str | None,
-        options: LoadOptions,
-        seed: int | None = None,
-        prompt_cache: PromptCache | None = None,
-    ) -> Engine:
-        engine = cls({}, seed=seed, prompt_cache=prompt_cache)
-        if custom_voice_model is not None:
-            engine.add_model(custom_voice_model, ModelKind.CUSTOM_VOICE, options)
-        if base_model is not None:
-            engine.add_model(base_model, ModelKind.BASE, options)
-        return engine
-
     def add_model(self, source: str, expected: ModelKind, options: LoadOptions) -> QwenModel:
         """Loads a checkpoint that must be of the ``expected`` kind."""
         model = QwenModel.load(source, options)
@@ -101,7 +81,7 @@ class Engine:
         return [premium_voice(speaker) for speaker in model.speakers] if model else []
 
     def model_kind_for(self, voice: Voice) -> ModelKind:
-        return _MODEL_KINDS[voice.kind]
+        return MODEL_KINDS[voice.kind]
 
     def follows_instructions(self, voice: Voice) -> bool:
         """Whether the model that speaks ``voice`` follows a request's ``instruct``."""
@@ -168,12 +148,17 @@ class Engine:
         finally:
             batch.cancel(handle)
 
-    def _generation_input(self, request: SynthesisRequest) -> tuple[GenerationInput, CodecStream]:
+    def generation_input(self, request: SynthesisRequest) -> tuple[GenerationInput, CodecStream]:
+        """What the model needs for a request besides its text, and a fresh decoder state.
+
+        It only reads what ``prepare_voice`` prepared: preparing a cloned voice (hashing its
+        clip, running the speaker encoder) never runs on a model's worker thread.
+        """
         voice = request.voice
         if voice.kind is VoiceKind.CLONE:
-            if voice.name not in self._clones:
-                self.prepare_voice(voice)
-            clone = self._clones[voice.name]
+            clone = self._clones.get(voice.name)
+            if clone is None:
+                raise VoiceError(f"cloned voice '{voice.name}' is not prepared (was it removed?)")
             given = GenerationInput(language=request.language, clone_prompt=clone.prompt)
             return given, clone.primed_codec.fork()
         model = self.models[self.model_kind_for(voice)]
@@ -236,7 +221,7 @@ class ModelBatch:
         return len(self._speaking)
 
     def start(self, request: SynthesisRequest, sink: AudioSink) -> _Speaking:
-        given, codec = self._engine._generation_input(request)
+        given, codec = self._engine.generation_input(request)
         budget = frame_budget(request.text)
         prompt = self._model.prompt(request.text, given, budget)
         generator = None

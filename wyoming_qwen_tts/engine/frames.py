@@ -12,7 +12,7 @@ stopped just before it would start the talker: there is one definition of the pr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -20,14 +20,32 @@ from torch import nn
 
 from wyoming_qwen_tts.engine.kv_cache import StaticKVCache
 from wyoming_qwen_tts.engine.layers import DecoderStack, RotaryTable, linear, quantize_int8
-
-if TYPE_CHECKING:
-    from wyoming_qwen_tts.engine.cuda_graphs import CudaGraphs
 from wyoming_qwen_tts.engine.sampling import SamplingParams, process_logits, sample
 
 
 class _PromptCaptured(Exception):
     pass
+
+
+class MixedSamplingError(ValueError):
+    """A prompt samples with other settings than the utterances already in the batch."""
+
+
+_Outputs = tuple[torch.Tensor, torch.Tensor]
+
+
+class StepGraphs(Protocol):
+    """Captured versions of the per-frame steps (``cuda_graphs.CudaGraphs``)."""
+
+    def covers(self, params: SamplingParams) -> bool: ...
+
+    def predict(self, tokens: torch.Tensor, hidden: torch.Tensor) -> _Outputs: ...
+
+    def talker(self, embeds: torch.Tensor, lengths: list[int], positions: list[int]) -> _Outputs: ...
+
+    def prefilled(self, row: int, length: int) -> None: ...
+
+    def move_row(self, source: int, target: int) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -152,29 +170,22 @@ class FrameLoop:
             for group in range(self.num_code_groups - 1)
             for start in [group + 1 if group else 0]
         ]  # fmt: skip
-        self.graphs: CudaGraphs | None = None
+        self.graphs: StepGraphs | None = None
         self.active: list[Utterance] = []
         vocab = talker_config.vocab_size
         self._vocab_ids = torch.arange(vocab, device=self.device)
-
-    @torch.inference_mode()
-    def enable_cuda_graphs(self, params: SamplingParams, slots: int = 2048) -> None:
-        """Captures the per-frame steps as CUDA graphs over a cache of ``slots`` fixed slots.
-
-        ``params`` are the code predictor's sampling settings that the graphs bake in; steps
-        with other settings run eagerly.
-        """
-        from wyoming_qwen_tts.engine.cuda_graphs import CudaGraphs
-
-        self.talker_cache.ensure_slots(slots)
-        self.graphs = CudaGraphs(self, params)
-        self.graphs.capture()
 
     @torch.inference_mode()
     def add(self, prompt: Prompt, generator: torch.Generator | None = None) -> Utterance:
         """Prefills a new utterance and samples its first token; it joins the next ``step``."""
         if len(self.active) >= self.max_batch:
             raise RuntimeError("the batch is full")
+        if self.active and _sampling(prompt) != _sampling(self.active[0].prompt):
+            raise MixedSamplingError(
+                "this sentence samples with other settings than the sentences being spoken "
+                f"({_sampling(prompt)} against {_sampling(self.active[0].prompt)}); one batch "
+                "samples every row alike"
+            )
         needed = prompt.embeds.shape[1] + prompt.max_new_tokens
         if self.graphs is not None and needed > self.talker_cache.slots:
             raise ValueError(
@@ -200,7 +211,7 @@ class FrameLoop:
         if self.graphs is not None:
             self.graphs.prefilled(row, utterance.length)
         self.active.append(utterance)
-        logits = self._codec_head(hidden)[:, -1, :].float()
+        logits = self.next_logits(hidden)
         utterance.hidden = hidden[:, -1:, :]
         self._sample_first_codebook([utterance], logits)
         if utterance.finished:
@@ -233,12 +244,12 @@ class FrameLoop:
             return []
         tokens = torch.cat([u.token for u in batch]).unsqueeze(1)
         hidden = torch.cat([u.hidden for u in batch])
-        params = batch[0].prompt.subtalker
+        params = batch[0].prompt.subtalker  # add() keeps every row's settings alike
         graphs = self.graphs if self.graphs is not None and self.graphs.covers(params) else None
         if graphs is not None:
             codes, codec_hiddens = graphs.predict(tokens, hidden)
         else:
-            codes, codec_hiddens = self._predict_codebooks(
+            codes, codec_hiddens = self.predict_codebooks(
                 tokens, hidden, params, [u.generator for u in batch]
             )
 
@@ -255,7 +266,7 @@ class FrameLoop:
             hidden, logits = graphs.talker(embeds, lengths, positions)
         else:
             hidden = self._talker_decode(embeds, lengths, positions)
-            logits = self._codec_head(hidden)[:, -1, :].float()
+            logits = self.next_logits(hidden)
         for i, utterance in enumerate(batch):
             utterance.hidden = hidden[i : i + 1, -1:, :].clone()
             utterance.steps += 1
@@ -267,7 +278,7 @@ class FrameLoop:
         return [(u, codes[i]) for i, u in enumerate(batch)]
 
     def _sample_first_codebook(self, batch: list[Utterance], logits: torch.Tensor) -> None:
-        params = batch[0].prompt.talker
+        params = batch[0].prompt.talker  # add() keeps every row's settings alike
         seen = torch.cat([u.seen for u in batch])
         banned = torch.cat(
             [u.eos_banned if u.sampled < u.prompt.min_new_tokens else u.banned for u in batch]
@@ -285,7 +296,7 @@ class FrameLoop:
             ):
                 utterance.finished = True
 
-    def _predict_codebooks(
+    def predict_codebooks(
         self,
         tokens: torch.Tensor,
         hidden: torch.Tensor,
@@ -317,8 +328,31 @@ class FrameLoop:
             codec_hiddens.append(inputs)
         return torch.stack(codes, dim=1), torch.cat(codec_hiddens, dim=1)
 
-    def _codec_head(self, hidden: torch.Tensor) -> torch.Tensor:
-        return self._head(self.talker.codec_head, hidden)
+    def next_logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Codebook 0's float32 logits [rows, vocab] after the last position of ``hidden``."""
+        return self._head(self.talker.codec_head, hidden)[:, -1, :].float()
+
+    def talker_step_masked(
+        self,
+        embeds: torch.Tensor,
+        write_slots: torch.Tensor,
+        positions: torch.Tensor,
+        visible: torch.Tensor,
+    ) -> _Outputs:
+        """One talker step over the whole cache, ``visible`` [rows, slots] saying which slots
+        each row attends to: fixed shapes, as a CUDA graph needs. Returns (hidden, logits)."""
+        cache = self.talker_cache.for_step(write_slots, slice(0, self.talker_cache.slots))
+        cos, sin = self.talker_rotary.lookup(positions)
+        hidden = self.talker_stack.forward(embeds, cos, sin, cache, visible[:, None, None, :])
+        return hidden, self.next_logits(hidden)
+
+    def cache_tensors(self) -> list[torch.Tensor]:
+        """Every key and value tensor of the talker's and the predictor's caches."""
+        return [
+            tensor
+            for cache in (self.talker_cache, self.predictor_cache)
+            for tensor in (*cache.keys, *cache.values)
+        ]
 
     @staticmethod
     def _head(head: nn.Module, hidden: torch.Tensor) -> torch.Tensor:
@@ -340,6 +374,10 @@ class FrameLoop:
         cache = self.talker_cache.for_step(slots, slice(0, window))
         cos, sin = self.talker_rotary.lookup(torch.tensor(positions, device=self.device).unsqueeze(1))
         return self.talker_stack.forward(embeds, cos, sin, cache, attention_mask)
+
+
+def _sampling(prompt: Prompt) -> tuple[SamplingParams, SamplingParams]:
+    return prompt.talker, prompt.subtalker
 
 
 def _head_dim(config: Any) -> int:

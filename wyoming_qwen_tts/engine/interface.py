@@ -1,15 +1,53 @@
-"""The interface between the Wyoming side and whatever synthesizes speech.
+"""What every engine offers, without torch: the backend protocol, and the local engine's
+checkpoint kinds, load options and load error.
 
-It knows nothing of torch or of Wyoming, so that the handler and the scheduler work the same with
-the local engine or, later, a remote backend.
+The scheduler, the voices and the composition root import this module, never the engine's torch
+modules, so that they work the same with the local engine or a remote backend, and importing
+them does not import torch.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
 from typing import Protocol
 
-from wyoming_qwen_tts.voices.voice import Voice
+from wyoming_qwen_tts.voices.voice import Voice, VoiceKind
+
+
+class ModelKind(StrEnum):
+    CUSTOM_VOICE = "custom_voice"
+    BASE = "base"
+    VOICE_DESIGN = "voice_design"
+
+
+MODEL_KINDS = {
+    VoiceKind.PREMIUM: ModelKind.CUSTOM_VOICE,
+    VoiceKind.CLONE: ModelKind.BASE,
+    VoiceKind.DESIGN: ModelKind.VOICE_DESIGN,
+}
+"""The checkpoint kind that speaks each kind of voice."""
+
+
+class ModelLoadError(Exception):
+    """A checkpoint could not be loaded; the message names it and says what to do."""
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How checkpoints are loaded (``app.compose.load_options`` makes them from Settings)."""
+
+    device: str
+    dtype: str
+    cache_dir: Path | None
+    local_files_only: bool
+    max_batch: int
+    """Requests generated together, one frame each per step."""
+    int8: bool
+    """On CPU, dynamically quantized int8 weights: faster, no longer upstream's exact codes."""
+    cuda_graphs: bool = True
+    """On CUDA, capture the per-frame steps as CUDA graphs at load."""
 
 
 @dataclass(frozen=True)

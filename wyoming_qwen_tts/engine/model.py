@@ -10,57 +10,20 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
 from wyoming_qwen_tts.engine.codec import StreamingCodecDecoder
 from wyoming_qwen_tts.engine.compat import import_qwen_tts
+from wyoming_qwen_tts.engine.cuda_graphs import CudaGraphs
 from wyoming_qwen_tts.engine.frames import FrameLoop, Prompt, capture_prompt
+from wyoming_qwen_tts.engine.interface import LoadOptions, ModelKind, ModelLoadError
 from wyoming_qwen_tts.engine.sampling import SamplingParams
 
-if TYPE_CHECKING:
-    from wyoming_qwen_tts.settings.settings import Settings
-
 _LOGGER = logging.getLogger(__name__)
-
-class ModelKind(StrEnum):
-    CUSTOM_VOICE = "custom_voice"
-    BASE = "base"
-    VOICE_DESIGN = "voice_design"
-
-
-class ModelLoadError(Exception):
-    """A checkpoint could not be loaded; the message names it and says what to do."""
-
-
-@dataclass(frozen=True)
-class LoadOptions:
-    device: str = "auto"
-    dtype: str = "auto"
-    cache_dir: Path | None = None
-    local_files_only: bool = False
-    max_batch: int = 1
-    """Requests generated together, one frame each per step."""
-    cuda_graphs: bool = True
-    """On CUDA, capture the per-frame steps as CUDA graphs at load."""
-    int8: bool = False
-    """On CPU, dynamically quantized int8 weights: faster, no longer upstream's exact codes."""
-
-    @classmethod
-    def from_settings(cls, settings: Settings, *, max_batch: int = 1) -> LoadOptions:
-        return cls(
-            device=settings.device,
-            dtype=settings.dtype,
-            cache_dir=settings.data_dir,
-            local_files_only=settings.local_files_only,
-            max_batch=max_batch,
-            int8=settings.int8,
-        )
-
 
 @dataclass(frozen=True)
 class GenerationInput:
@@ -149,7 +112,7 @@ class QwenModel:
             wrapper, source, options.max_batch, options.int8, weights_fingerprint(source, options)
         )
         if device.startswith("cuda") and options.cuda_graphs:
-            model.frames.enable_cuda_graphs(model.subtalker_params())
+            model.frames.graphs = _capture_graphs(model.frames, model.subtalker_params())
         _LOGGER.info(
             "Loaded %s (%s, %s) in %.1f s",
             source,
@@ -246,6 +209,32 @@ class QwenModel:
         if self.kind is ModelKind.CUSTOM_VOICE:
             kwargs["speakers"] = [given.speaker]
         return kwargs
+
+
+CUDA_GRAPH_SLOTS = 2048
+"""Talker cache slots the CUDA graphs are captured over: the longest sentence they can speak."""
+
+
+@torch.inference_mode()
+def _capture_graphs(frames: FrameLoop, params: SamplingParams) -> CudaGraphs:
+    """Captures ``frames``' per-frame steps as CUDA graphs; ``params`` are the code predictor's
+    sampling settings they bake in (steps with other settings run eagerly)."""
+    frames.talker_cache.ensure_slots(CUDA_GRAPH_SLOTS)
+    slots = frames.talker_cache.slots
+    frames.talker_rotary.ensure(slots + 1)
+    graphs = CudaGraphs(
+        predict=lambda tokens, hidden: frames.predict_codebooks(tokens, hidden, params, None),
+        talker=frames.talker_step_masked,
+        params=params,
+        max_batch=frames.max_batch,
+        hidden_size=frames.talker.config.hidden_size,
+        slots=slots,
+        caches=frames.cache_tensors(),
+        device=frames.device,
+        dtype=frames.dtype,
+    )
+    graphs.capture()
+    return graphs
 
 
 def weights_fingerprint(source: str, options: LoadOptions) -> str:

@@ -177,13 +177,13 @@ class Scheduler:
             worker.thread.start()
         self._closed = False
 
-    def add_backend(self, key: Hashable, backend: SynthesisBackend) -> None:
-        """Starts a worker for a backend that appeared after start (a model loaded later)."""
-        if key in self._workers:
-            raise ValueError(f"a worker for {key} exists already")
-        worker = _Worker(f"model-{key}", backend)
-        worker.thread.start()
-        self._workers[key] = worker
+    def add_backends(self, backends: Mapping[Hashable, SynthesisBackend]) -> None:
+        """Starts a worker for each backend that appeared after start (a model loaded later)."""
+        for key, backend in backends.items():
+            if key not in self._workers:
+                worker = _Worker(f"model-{key}", backend)
+                worker.thread.start()
+                self._workers[key] = worker
 
     def submit(self, request: SynthesisRequest, group: Hashable) -> Job:
         """Queues one sentence of the answer ``group``."""

@@ -14,6 +14,9 @@ from wyoming_qwen_tts.text.languages import model_language
 from wyoming_qwen_tts.voices.styles import Style
 from wyoming_qwen_tts.voices.voice import CloneReference, Voice, VoiceKind
 
+VOICE_SUFFIXES = (".wav", ".txt", ".yaml")
+"""The files a cloned voice NAME is made of: NAME.wav, NAME.txt and NAME.yaml."""
+
 
 def scan_voices_dir(
     voices_dir: Path, skip: Callable[[Path], bool] | None = None

@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,19 +23,17 @@ import numpy as np
 import soundfile
 import yaml
 
-from wyoming_qwen_tts.audio.pcm import SAMPLE_RATE, pcm16_to_float
-from wyoming_qwen_tts.settings.settings import VOICE_NAME_PATTERN, Settings
-from wyoming_qwen_tts.text.languages import LANGUAGES, model_language
-from wyoming_qwen_tts.voices.files import read_voice_yaml
+from wyoming_qwen_tts.audio.pcm import SAMPLE_RATE
+from wyoming_qwen_tts.text.languages import language_code, model_language
+from wyoming_qwen_tts.text.normalize import normalize_for_speech
+from wyoming_qwen_tts.voices.files import VOICE_SUFFIXES, read_voice_yaml
 from wyoming_qwen_tts.voices.recording import prepare_reference, read_recording
 from wyoming_qwen_tts.voices.reference import audio_header
-from wyoming_qwen_tts.voices.voice import VoiceError
+from wyoming_qwen_tts.voices.voice import VOICE_NAME_PATTERN, VoiceError
 
 _LOGGER = logging.getLogger(__name__)
 
 MAX_TRANSCRIPT_CHARS = 2_000
-_VOICE_SUFFIXES = (".wav", ".txt", ".yaml")
-_CODES = {name: code for code, name in LANGUAGES.items()}
 
 # What a designed voice reads for its reference clip, per model language: about ten seconds of
 # everyday speech with questions, statements and varied sounds.
@@ -99,8 +98,13 @@ def add_voice(
     return save_voice(voices_dir, name, clip, transcript, language=language, force=force)
 
 
+Renderer = Callable[[str, str, str | None], np.ndarray]
+"""``(description, text, language) -> float32 samples at 24 kHz``: the VoiceDesign model
+speaking ``text`` in the described voice (``app.compose.design_renderer``)."""
+
+
 def design_voice(
-    settings: Settings,
+    render: Renderer,
     voices_dir: Path,
     name: str,
     description: str,
@@ -109,10 +113,8 @@ def design_voice(
     sample_text: str | None = None,
     force: bool = False,
 ) -> Path:
-    """Renders a voice from its description with the VoiceDesign checkpoint and stores it as
-    voice ``name``; returns the clip. ``language`` is a model language name."""
-    from wyoming_qwen_tts.text.normalize import normalize_for_speech
-
+    """Renders a voice from its description with ``render`` (the VoiceDesign checkpoint) and
+    stores it as voice ``name``; returns the clip. ``language`` is a model language name."""
     description = " ".join(description.split())
     if not description:
         raise VoiceError(
@@ -122,7 +124,7 @@ def design_voice(
     sample = sample_text or SAMPLE_TEXTS.get(language, SAMPLE_TEXTS[None])
     text = normalize_for_speech(sample, language)
     check_new_voice(voices_dir, name, text, force)
-    audio = render_design(settings, description, text, language)
+    audio = render(description, text, language)
     try:
         clip = prepare_reference(audio, SAMPLE_RATE, "the rendered sample")
     except VoiceError as err:
@@ -139,27 +141,6 @@ def design_voice(
         description=description,
         force=force,
     )
-
-
-def render_design(
-    settings: Settings, description: str, text: str, language: str | None
-) -> np.ndarray:
-    """``text`` spoken by the VoiceDesign checkpoint in the voice ``description`` describes:
-    float32 samples at 24 kHz, exactly what qwen-tts' ``generate_voice_design`` returns for the
-    same seed."""
-    from wyoming_qwen_tts.engine.engine import Engine
-    from wyoming_qwen_tts.engine.interface import CollectingSink, SynthesisRequest
-    from wyoming_qwen_tts.engine.model import LoadOptions, ModelKind
-    from wyoming_qwen_tts.voices.voice import Voice, VoiceKind
-
-    options = LoadOptions.from_settings(settings)
-    engine = Engine({}, seed=settings.seed)
-    engine.add_model(settings.voice_design_model, ModelKind.VOICE_DESIGN, options)
-    voice = Voice(name="design", kind=VoiceKind.DESIGN, description=description)
-    sink = CollectingSink()
-    request = SynthesisRequest(text=text, voice=voice, language=language, instruct=description)
-    engine.synthesize(request, sink)
-    return pcm16_to_float(sink.pcm)
 
 
 def check_new_voice(voices_dir: Path, name: str, transcript: str, force: bool) -> None:
@@ -203,7 +184,7 @@ def save_voice(
     _write_atomically(voices_dir / f"{name}.txt", (transcript + "\n").encode())
     metadata: dict[str, str] = {}
     if language is not None:
-        metadata["language"] = _CODES[language]
+        metadata["language"] = language_code(language)
     if description is not None:
         metadata["description"] = description
     if metadata:
@@ -283,7 +264,7 @@ def _voice_files(voices_dir: Path, name: str) -> list[Path]:
     return sorted(
         path
         for path in voices_dir.iterdir()
-        if path.stem.lower() == name.lower() and path.suffix in _VOICE_SUFFIXES
+        if path.stem.lower() == name.lower() and path.suffix in VOICE_SUFFIXES
     )
 
 
@@ -294,7 +275,7 @@ def format_entries(entries: list[VoiceEntry]) -> str:
     rows = [("NAME", "LENGTH", "LANGUAGE", "TRANSCRIPT")]
     for entry in entries:
         length = "?" if entry.seconds is None else f"{entry.seconds:.1f} s"
-        language = _CODES.get(entry.language, "auto") if entry.language else "auto"
+        language = language_code(entry.language) if entry.language else "auto"
         text = entry.transcript if len(entry.transcript) <= 50 else entry.transcript[:49] + "…"
         if entry.problem:
             text = f"NOT USABLE: {entry.problem}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -12,6 +13,9 @@ from wyoming_qwen_tts.text.languages import LANGUAGES, language_code
 from wyoming_qwen_tts.voices.styles import Style
 
 _LOGGER = logging.getLogger(__name__)
+
+VOICE_NAME_PATTERN = re.compile(r"^\w[\w .-]{0,63}$")
+"""A cloned voice's name: it becomes a file name and a Wyoming voice name."""
 
 
 class VoiceKind(StrEnum):
@@ -130,3 +134,23 @@ class VoiceCatalog:
         if voice is None:
             raise VoiceNotFoundError(name, self.names)
         return voice
+
+
+@dataclass(frozen=True)
+class ClonedVoice:
+    """A cloned voice named in the options file: a reference clip and what is said in it."""
+
+    name: str
+    audio: Path
+    transcript: str
+    language: str | None = None
+    """The model's language name; None means the server default or Auto."""
+
+    def as_voice(self) -> Voice:
+        return Voice(
+            name=self.name,
+            kind=VoiceKind.CLONE,
+            description=f"{self.name} (cloned voice)",
+            language=self.language,
+            reference=CloneReference(audio_path=self.audio, transcript=self.transcript),
+        )

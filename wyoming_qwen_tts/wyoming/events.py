@@ -20,10 +20,15 @@ class ProtocolError(Exception):
     """The peer sent something that is not a Wyoming event within our limits."""
 
 
+MAX_PAYLOAD_BYTES = 64 * 1024
+"""A TTS server is sent no audio: payloads only carry what clients attach by mistake."""
+
+
 @dataclass(frozen=True)
 class EventLimits:
-    max_data_bytes: int = 256 * 1024
-    max_payload_bytes: int = 64 * 1024
+    max_data_bytes: int
+    """``--max-event-bytes``."""
+    max_payload_bytes: int = MAX_PAYLOAD_BYTES
 
 
 async def read_event(reader: asyncio.StreamReader, limits: EventLimits) -> Event | None:

@@ -6,12 +6,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
 from wyoming.event import Event
-from wyoming.info import Attribution, Describe, Info, TtsProgram, TtsVoice, TtsVoiceSpeaker
+from wyoming.info import Describe
 from wyoming.ping import Ping, Pong
 from wyoming.server import AsyncEventHandler
 from wyoming.tts import (
@@ -23,78 +23,47 @@ from wyoming.tts import (
     SynthesizeVoice,
 )
 
-from wyoming_qwen_tts import __version__
 from wyoming_qwen_tts.audio.pcm import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH
 from wyoming_qwen_tts.engine.interface import SynthesisRequest
 from wyoming_qwen_tts.scheduling.scheduler import Job, Scheduler
+from wyoming_qwen_tts.settings.settings import Settings
 from wyoming_qwen_tts.text.languages import model_language
 from wyoming_qwen_tts.text.spoken import SpokenSentences
-from wyoming_qwen_tts.voices.voice import Voice, VoiceCatalog, VoiceError
+from wyoming_qwen_tts.voices.voice import Voice, VoiceError
 from wyoming_qwen_tts.wyoming.events import EventLimits, ProtocolError, read_event
+from wyoming_qwen_tts.wyoming.info import VoiceOffer
 
 _LOGGER = logging.getLogger(__name__)
 
-QWEN_ATTRIBUTION = Attribution(name="Qwen (Alibaba Cloud)", url="https://github.com/QwenLM/Qwen3-TTS")
-
-
-def build_info(catalog: VoiceCatalog) -> Info:
-    voices = [
-        TtsVoice(
-            name=voice.name,
-            description=voice.description,
-            attribution=QWEN_ATTRIBUTION,
-            installed=True,
-            version=__version__,
-            languages=voice.language_codes,
-            speakers=[TtsVoiceSpeaker(name=style.name) for style in voice.styles] or None,
-        )
-        for voice in catalog
-    ]
-    program = TtsProgram(
-        name="qwen3-tts",
-        description="Qwen3-TTS: premium, cloned and designed voices, streamed as they are generated",
-        attribution=QWEN_ATTRIBUTION,
-        installed=True,
-        version=__version__,
-        voices=voices,
-        supports_synthesize_streaming=True,
-    )
-    return Info(tts=[program])
-
-
-class VoiceOffer:
-    """The voices every handler offers now: a catalog and its Info event, replaced as one when
-    voices are added or removed while the server runs (on the event loop)."""
-
-    def __init__(self, catalog: VoiceCatalog) -> None:
-        self.update(catalog)
-
-    def update(self, catalog: VoiceCatalog) -> None:
-        self._current = (catalog, build_info(catalog).event())
-
-    @property
-    def catalog(self) -> VoiceCatalog:
-        return self._current[0]
-
-    @property
-    def info_event(self) -> Event:
-        return self._current[1]
-
-
 @dataclass(frozen=True)
 class HandlerOptions:
-    samples_per_chunk: int = 1024
-    language: str | None = None
+    """What a connection's handler takes from the settings, and how the connection ends."""
+
+    samples_per_chunk: int
+    language: str | None
     """The server's default model language for voices that have none; None means Auto."""
-    max_text_chars: int = 10_000
+    max_text_chars: int
     """Text in one request: one synthesize, or all the chunks of one stream."""
-    max_sentences: int = 200
+    max_sentences: int
     """Sentences one request may have queued or speaking at once."""
-    idle_timeout: float | None = 120.0
+    idle_timeout: float | None
     """Seconds without an event, while no answer is being written, before disconnecting."""
-    finish_at_eof: bool = False
+    event_limits: EventLimits
+    finish_at_eof: bool
     """At the end of input, write the answers under way before closing (stdio)."""
-    event_limits: EventLimits = field(default_factory=EventLimits)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, stdio: bool = False) -> HandlerOptions:
+        """Over stdio there is one connection, which never idles out and ends with its input."""
+        return cls(
+            samples_per_chunk=settings.samples_per_chunk,
+            language=settings.language,
+            max_text_chars=settings.max_text_chars,
+            max_sentences=settings.max_sentences,
+            idle_timeout=None if stdio else settings.idle_timeout,
+            event_limits=EventLimits(max_data_bytes=settings.max_event_bytes),
+            finish_at_eof=stdio,
+        )
 
 
 class ConnectionLimiter:
@@ -198,11 +167,7 @@ class QwenTtsEventHandler(AsyncEventHandler):
         try:
             while (event := await read_event(self.reader, self.options.event_limits)) is not None:
                 self._last_activity = asyncio.get_running_loop().time()
-                try:
-                    keep_going = await self.handle_event(event)
-                except (KeyError, TypeError, ValueError, AttributeError) as err:
-                    raise ProtocolError(f"malformed {event.type} event: {err!r}") from err
-                if not keep_going:
+                if not await self.handle_event(event):
                     break
             else:
                 if self.options.finish_at_eof:
@@ -212,6 +177,10 @@ class QwenTtsEventHandler(AsyncEventHandler):
             await self._write(Error(text=f"protocol error: {err}", code="bad-event").event())
         except (ConnectionError, OSError) as err:
             _LOGGER.debug("Client went away: %s", err)
+        except Exception as err:  # noqa: BLE001 - a bug of ours: logged, told, this connection ends
+            _LOGGER.exception("Internal error while serving a connection")
+            message = f"internal error in the server: {err!r}; see its log"
+            await self._write(Error(text=message, code="internal-error").event())
         finally:
             if watchdog is not None:
                 watchdog.cancel()
@@ -236,21 +205,21 @@ class QwenTtsEventHandler(AsyncEventHandler):
             await asyncio.sleep(min(timeout - idle, 1.0))
 
     async def handle_event(self, event: Event) -> bool:
-        if Describe.is_type(event.type):
+        message = _parse(event)
+        if isinstance(message, Describe):
             await self._write(self._voices.info_event)
-        elif Ping.is_type(event.type):
-            await self._write(Pong(text=Ping.from_event(event).text).event())
-        elif SynthesizeStart.is_type(event.type):
-            self._start_stream(SynthesizeStart.from_event(event).voice)
-        elif SynthesizeChunk.is_type(event.type):
-            self._feed_stream(SynthesizeChunk.from_event(event).text)
-        elif SynthesizeStop.is_type(event.type):
+        elif isinstance(message, Ping):
+            await self._write(Pong(text=message.text).event())
+        elif isinstance(message, SynthesizeStart):
+            self._start_stream(message.voice)
+        elif isinstance(message, SynthesizeChunk):
+            self._feed_stream(message.text)
+        elif isinstance(message, SynthesizeStop):
             self._stop_stream()
-        elif Synthesize.is_type(event.type):
+        elif isinstance(message, Synthesize):
             # Inside a stream, Home Assistant repeats the whole text for older servers: ignore it.
             if self._stream is None:
-                synthesize = Synthesize.from_event(event)
-                self._speak_once(synthesize.text, synthesize.voice)
+                self._speak_once(message.text, message.voice)
         else:
             _LOGGER.debug("Ignoring event type %s", event.type)
         return True
@@ -419,6 +388,41 @@ class QwenTtsEventHandler(AsyncEventHandler):
             self._gone = True
             for answer in self._answers:
                 answer.cancel_jobs()
+
+
+_MESSAGES = (Describe, Ping, SynthesizeStart, SynthesizeChunk, SynthesizeStop, Synthesize)
+
+
+def _parse(event: Event) -> object | None:
+    """The event as its wyoming message class, or None for a type this server ignores.
+
+    Only what reading the event's fields raises is a protocol error: everything after it is
+    the server's own code, whose errors are not the client's fault.
+    """
+    for message in _MESSAGES:
+        if message.is_type(event.type):
+            try:
+                parsed = message.from_event(event)
+                _check_fields(parsed)
+            except (KeyError, TypeError, ValueError, AttributeError) as err:
+                raise ProtocolError(f"malformed {event.type} event: {err!r}") from err
+            return parsed
+    return None
+
+
+def _check_fields(message: object) -> None:
+    """wyoming's ``from_event`` takes any JSON value: text must be a string, a voice a voice."""
+    text = getattr(message, "text", None)
+    if text is not None and not isinstance(text, str):
+        raise TypeError(f"'text' must be a string, got {type(text).__name__}")
+    voice = getattr(message, "voice", None)
+    if voice is not None:
+        if not isinstance(voice, SynthesizeVoice):
+            raise TypeError("'voice' must be an object")
+        for key in ("name", "speaker", "language"):
+            value = getattr(voice, key)
+            if value is not None and not isinstance(value, str):
+                raise TypeError(f"'voice.{key}' must be a string, got {type(value).__name__}")
 
 
 def _ms(samples: int) -> int:
