@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from wyoming_qwen_tts.app.compose import load_options, local_engine
+from wyoming_qwen_tts.app.library import VoiceLibrary
 from wyoming_qwen_tts.engine.interface import ModelKind, SynthesisRequest
 from wyoming_qwen_tts.scheduling.scheduler import Scheduler
 from wyoming_qwen_tts.settings.settings import Settings
-from wyoming_qwen_tts.voices.library import VoiceLibrary
 from wyoming_qwen_tts.voices.voice import CloneReference, Voice, VoiceError, VoiceKind
 
 from .wyoming_server import write_reference

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from wyoming_qwen_tts.app.library import VoiceLibrary
 from wyoming_qwen_tts.audio.pcm import pcm16_to_float
 from wyoming_qwen_tts.engine.interface import (
     CollectingSink,
@@ -24,7 +25,6 @@ from wyoming_qwen_tts.engine.interface import (
 from wyoming_qwen_tts.scheduling.scheduler import Scheduler
 from wyoming_qwen_tts.settings.settings import Settings
 from wyoming_qwen_tts.voices.files import collect_clone_voices
-from wyoming_qwen_tts.voices.library import VoiceLibrary
 from wyoming_qwen_tts.voices.manage import Renderer
 from wyoming_qwen_tts.voices.voice import Voice, VoiceError, VoiceKind
 
