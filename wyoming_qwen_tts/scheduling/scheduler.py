@@ -106,9 +106,16 @@ class _Worker:
                 job._finish(SynthesisCancelled())
             if not jobs:
                 del self._waiting[group]
+                self._forget_if_idle(group)
         for job in [j for j in self._running if j.cancelled]:
+            self._cancel_running(job)
+
+    def _cancel_running(self, job: Job) -> None:
+        try:
             self.backend.cancel(self._running[job])
-            self._done(job, SynthesisCancelled())
+        except Exception:  # noqa: BLE001 - the job leaves all the same; the worker goes on
+            _LOGGER.exception("Cancelling %r failed", job.request.text[:80])
+        self._done(job, SynthesisCancelled())
 
     def _admit(self) -> None:
         busy = {job.group for job in self._running}
@@ -127,6 +134,7 @@ class _Worker:
             except Exception as err:  # noqa: BLE001 - this request fails; the others go on
                 _LOGGER.exception("Could not start %r", job.request.text[:80])
                 job._finish(err)
+                self._forget_if_idle(group)
                 continue
             self._running[job] = handle
             self._jobs_by_handle[id(handle)] = job
@@ -142,21 +150,26 @@ class _Worker:
                 self._done(job, err)
             return
         for handle in finished:
-            self._done(self._jobs_by_handle[id(handle)])
+            job = self._jobs_by_handle.get(id(handle))
+            if job is None:
+                _LOGGER.error("The backend finished a request it was not given: %r", handle)
+                continue
+            self._done(job)
 
     def _done(self, job: Job, error: BaseException | None = None) -> None:
         handle = self._running.pop(job)
         del self._jobs_by_handle[id(handle)]
-        if not any(other.group == job.group for other in self._running) and (
-            job.group not in self._waiting
-        ):
-            self._last_served.pop(job.group, None)
+        self._forget_if_idle(job.group)
         job._finish(error)
+
+    def _forget_if_idle(self, group: Hashable) -> None:
+        """Drops an answer's turn once it has nothing waiting or running."""
+        if group not in self._waiting and not any(j.group == group for j in self._running):
+            self._last_served.pop(group, None)
 
     def _stop_all(self) -> None:
         for job in list(self._running):
-            self.backend.cancel(self._running[job])
-            self._done(job, SynthesisCancelled())
+            self._cancel_running(job)
         for jobs in self._waiting.values():
             for job in jobs:
                 job._finish(SynthesisCancelled())
@@ -179,6 +192,8 @@ class Scheduler:
 
     def add_backends(self, backends: Mapping[Hashable, SynthesisBackend]) -> None:
         """Starts a worker for each backend that appeared after start (a model loaded later)."""
+        if self._closed:
+            raise RuntimeError("the server is shutting down")
         for key, backend in backends.items():
             if key not in self._workers:
                 worker = _Worker(f"model-{key}", backend)
