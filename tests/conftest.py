@@ -23,6 +23,12 @@ def _private_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg_cache"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_runtime_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Servers started by the tests announce their addresses (app/runtime.py) out of the user's."""
+    os.environ["XDG_RUNTIME_DIR"] = str(tmp_path_factory.mktemp("xdg_runtime"))
+
+
 @pytest.fixture(scope="session")
 def custom_voice_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_checkpoint(tmp_path_factory.mktemp("custom_voice"), "custom_voice")

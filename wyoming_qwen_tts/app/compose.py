@@ -8,6 +8,7 @@ model, so that importing the rest of the package never imports torch.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -65,6 +66,15 @@ class Speech:
     library: VoiceLibrary
     scheduler: Scheduler
 
+    @property
+    def device(self) -> str:
+        """Where the models run ("cpu", "cuda:0", ...), or "none" before one is loaded."""
+        models = list(self.library.engine.models.values())
+        return str(models[0].device) if models else "none"
+
+    def models(self) -> list[str]:
+        return [str(kind) for kind in self.library.engine.models]
+
     def add_new_backends(self) -> None:
         """Starts a worker for each model a refresh loaded (the Base model, for a first clone)."""
         self.scheduler.add_backends(self.library.backends())
@@ -110,15 +120,20 @@ def design_renderer(settings: Settings) -> Renderer:
     Its output is exactly what qwen-tts' ``generate_voice_design`` returns for the same seed.
     """
     engine = local_engine(settings)
+    one_at_a_time = threading.Lock()
 
-    def render(description: str, text: str, language: str | None) -> np.ndarray:
-        if ModelKind.VOICE_DESIGN not in engine.models:
-            options = load_options(replace(settings, max_batch=1))
-            engine.add_model(settings.voice_design_model, ModelKind.VOICE_DESIGN, options)
-        voice = Voice(name="design", kind=VoiceKind.DESIGN, description=description)
-        sink = CollectingSink()
-        request = SynthesisRequest(text=text, voice=voice, language=language, instruct=description)
-        engine.synthesize(request, sink)
-        return pcm16_to_float(sink.pcm)
+    def render(description: str, text: str, language: str | None, seed: int | None) -> np.ndarray:
+        with one_at_a_time:
+            if ModelKind.VOICE_DESIGN not in engine.models:
+                options = load_options(replace(settings, max_batch=1))
+                engine.add_model(settings.voice_design_model, ModelKind.VOICE_DESIGN, options)
+            engine.seed = settings.seed if seed is None else seed
+            voice = Voice(name="design", kind=VoiceKind.DESIGN, description=description)
+            sink = CollectingSink()
+            request = SynthesisRequest(
+                text=text, voice=voice, language=language, instruct=description
+            )
+            engine.synthesize(request, sink)
+            return pcm16_to_float(sink.pcm)
 
     return render

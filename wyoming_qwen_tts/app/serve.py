@@ -8,15 +8,25 @@ import contextlib
 import logging
 import signal
 import sys
-import threading
-from collections.abc import Callable
 from functools import partial
-from typing import TypeVar
 from urllib.parse import urlparse
 
 from wyoming.event import async_get_stdin
 
-from wyoming_qwen_tts.app import compose
+from wyoming_qwen_tts.app import compose, runtime
+from wyoming_qwen_tts.app.home_assistant import HomeAssistantReloader
+from wyoming_qwen_tts.app.live import LiveVoices
+from wyoming_qwen_tts.http.app import (
+    HttpConfig,
+    HttpServer,
+    HttpStartupError,
+    Status,
+    build_app,
+    check_exposure,
+)
+from wyoming_qwen_tts.http.speech import SpeechEndpoint
+from wyoming_qwen_tts.http.voices import VoicesEndpoints
+from wyoming_qwen_tts.scheduling.metrics import SpeechMetrics
 from wyoming_qwen_tts.settings.settings import Settings
 from wyoming_qwen_tts.wyoming.discovery import ZeroconfAdvertiser
 from wyoming_qwen_tts.wyoming.handler import ConnectionLimiter, HandlerOptions, QwenTtsEventHandler
@@ -27,14 +37,18 @@ _LOGGER = logging.getLogger(__name__)
 
 SHUTDOWN_TIMEOUT_S = 1.5
 
-T = TypeVar("T")
-
 
 async def serve(settings: Settings) -> None:
     """Runs the server until SIGTERM/SIGINT or, for stdio://, the end of input."""
+    if settings.http_port is not None:
+        try:
+            check_exposure(http_config(settings))
+        except HttpStartupError as err:
+            raise compose.StartupError(str(err)) from err
     speech = await asyncio.to_thread(compose.speech, settings)
     voices = VoiceOffer(speech.library.catalog)
     connections = ConnectionLimiter(settings.max_connections)
+    metrics = SpeechMetrics(speech.scheduler)
 
     def handler(
         reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, stdio: bool = False
@@ -46,14 +60,19 @@ async def serve(settings: Settings) -> None:
             scheduler=speech.scheduler,
             options=HandlerOptions.from_settings(settings, stdio=stdio),
             connections=connections,
+            metrics=metrics,
         )
 
+    live = LiveVoices(speech)
+    live.listen(voices.update)
     watcher = None
     if settings.voices_poll_interval > 0 and speech.library.watches_files:
-        watcher = asyncio.create_task(
-            _watch_voices(speech, voices, settings.voices_poll_interval)
-        )
+        watcher = asyncio.create_task(_watch_voices(live, settings.voices_poll_interval))
+    http = None
     try:
+        if settings.http_port is not None:
+            http = _http_server(settings, speech, live, metrics)
+            await http.start()
         if urlparse(settings.uri).scheme == "stdio":
             await _serve_stdio(partial(handler, stdio=True))
         else:
@@ -61,51 +80,69 @@ async def serve(settings: Settings) -> None:
     finally:
         if watcher is not None:
             watcher.cancel()
+        if http is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(http.stop(), SHUTDOWN_TIMEOUT_S)
         speech.close(timeout=SHUTDOWN_TIMEOUT_S)
         _LOGGER.debug("Stopped")
 
 
-async def _watch_voices(speech: compose.Speech, voices: VoiceOffer, interval: float) -> None:
+def http_config(settings: Settings) -> HttpConfig:
+    assert settings.http_port is not None
+    return HttpConfig(
+        host=settings.http_host,
+        port=settings.http_port,
+        token=settings.http_token,
+        no_auth=settings.http_no_auth,
+        allow=settings.http_allow,
+    )
+
+
+def _http_server(
+    settings: Settings, speech: compose.Speech, live: LiveVoices, metrics: SpeechMetrics
+) -> HttpServer:
+    """The HTTP side over the same scheduler and voices; Home Assistant hears of changes."""
+    reloader = HomeAssistantReloader()
+    last_reload: dict[str, object] = {"done": False, "hint": None}
+
+    async def tell_home_assistant(catalog: object) -> None:
+        outcome = await reloader.reload()
+        last_reload.update(done=outcome.done, hint=outcome.hint)
+
+    async def after_change() -> dict[str, object]:
+        return dict(last_reload)
+
+    live.listen(tell_home_assistant)
+    catalog = lambda: live.catalog  # noqa: E731 - read at each request: the set changes
+    speech_api = SpeechEndpoint(
+        speech.scheduler,
+        catalog,
+        metrics,
+        default_language=settings.language,
+        max_text=settings.max_text_chars,
+        max_sentences=settings.max_sentences,
+    )
+    voices_api = VoicesEndpoints(
+        catalog,
+        live.refresh,
+        after_change,
+        voices_dir=settings.voices_dir,
+        max_upload_bytes=settings.max_upload_bytes,
+        render=compose.design_renderer(settings),
+    )
+    config = http_config(settings)
+    status = Status(device=speech.device, models=speech.models)
+    return HttpServer(build_app(config, speech_api, voices_api, metrics, status), config)
+
+
+async def _watch_voices(live: LiveVoices, interval: float) -> None:
     """Offers voices added to (or removed from) the voices dir without a restart."""
-    library = speech.library
     while True:
         await asyncio.sleep(interval)
         try:
-            changed = await _in_daemon_thread(library.refresh)
+            await live.refresh()
         except Exception:  # noqa: BLE001 - the next look may succeed; the server goes on
             _LOGGER.exception("Looking for changed voices failed")
-            continue
-        if not changed:
-            continue
-        speech.add_new_backends()
-        voices.update(library.catalog)
-        _LOGGER.info("Voices: %s", ", ".join(library.catalog.names) or "none")
-
-
-async def _in_daemon_thread(function: Callable[[], T]) -> T:
-    """Runs ``function`` on a daemon thread: unlike ``asyncio.to_thread``, a shutdown does not
-    wait for it (a refresh may be loading a model)."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[T] = loop.create_future()
-
-    def settle(result: T | None, error: BaseException | None) -> None:
-        if future.done():
-            return
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(result)  # type: ignore[arg-type]
-
-    def run() -> None:
-        try:
-            result, error = function(), None
-        except BaseException as err:  # noqa: BLE001 - handed to the awaiting task
-            result, error = None, err
-        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
-            loop.call_soon_threadsafe(settle, result, error)
-
-    threading.Thread(target=run, name="voice-refresh", daemon=True).start()
-    return await future
 
 
 async def _serve_socket(settings: Settings, handler: HandlerFactory) -> None:
@@ -139,7 +176,8 @@ async def _serve_socket(settings: Settings, handler: HandlerFactory) -> None:
                     advertiser = None
         else:
             _LOGGER.info("Ready: listening on %s", settings.uri)
-        await stop.wait()
+        with runtime.announced(listener):
+            await stop.wait()
         _LOGGER.info("Stopping")
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):

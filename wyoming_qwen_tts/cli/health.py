@@ -8,9 +8,18 @@ import sys
 from wyoming.client import AsyncClient
 from wyoming.info import Describe, Info
 
+from wyoming_qwen_tts.app import runtime
 
-def health(uri: str, timeout: float) -> int:
-    """Describe round trip: 0 when an Info with a TTS program comes back, else 1 and one line."""
+
+def health(uri: str | None, timeout: float) -> int:
+    """Describe round trip: 0 when an Info with a TTS program comes back, else 1 and one line.
+
+    Without ``uri``, checks the server running on this machine (the address it announced)."""
+    if uri is None:
+        uri, problem = _announced_server()
+        if uri is None:
+            print(f"wyoming-qwen-tts health: unhealthy: {problem}", file=sys.stderr)
+            return 1
     try:
         info = asyncio.run(_describe(uri, timeout))
     except TimeoutError:
@@ -44,3 +53,17 @@ async def _describe(uri: str, timeout: float) -> Info:
                     raise EOFError
                 if Info.is_type(event.type):
                     return Info.from_event(event)
+
+
+def _announced_server() -> tuple[str | None, str]:
+    """The one running server's address, or None and why there is none to check."""
+    uris = runtime.running_servers()
+    if len(uris) == 1:
+        return uris[0], ""
+    if not uris:
+        return None, (
+            f"no server is running here: none has announced its address in {runtime.runtime_dir()}"
+            " (a server does once it listens, after loading its models); "
+            "pass --uri to check one elsewhere"
+        )
+    return None, f"{len(uris)} servers are running here ({', '.join(uris)}): pass --uri to pick one"

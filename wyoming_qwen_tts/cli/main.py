@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from wyoming_qwen_tts import __version__
+from wyoming_qwen_tts.app import runtime
 from wyoming_qwen_tts.app.compose import StartupError, design_renderer
 from wyoming_qwen_tts.app.serve import serve
 from wyoming_qwen_tts.cli.health import health
@@ -26,7 +27,6 @@ from wyoming_qwen_tts.voices.voice import VoiceError
 _LOGGER = logging.getLogger("wyoming_qwen_tts")
 
 COMMANDS = ("serve", "say", "voice", "health")
-HEALTH_URI = "tcp://127.0.0.1:10200"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,7 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
         "health",
         help="check a running server with a Describe round trip (exit 0 healthy, 1 not)",
     )
-    health.add_argument("--uri", default=HEALTH_URI, help=f"the server (default: {HEALTH_URI})")
+    health.add_argument(
+        "--uri",
+        help="the server (default: the one running on this machine, from the address it "
+        f"announces in {runtime.runtime_dir()})",
+    )
     health.add_argument(
         "--timeout", type=float, default=5.0, help="seconds to wait for the answer (default: 5)"
     )
@@ -135,8 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"wyoming-qwen-tts: error: {err}", file=sys.stderr)
         return 2
-    _setup_logging(settings)
     _configure_hub(settings)
+    _setup_logging(settings)
     if args.command == "say":
         return _run_say(args, settings)
     if args.command == "voice":
@@ -232,6 +236,12 @@ def _setup_logging(settings: Settings) -> None:
         logging.getLogger("transformers").setLevel(logging.ERROR)
         for noisy in ("qwen_tts", "httpx", "huggingface_hub", "urllib3"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+    # The Hub adds a handler of its own to its logger on import; records also reach the root
+    # logger's, so each of its warnings (a retry, say) was printed twice, once unformatted.
+    # Importing it here is safe: _configure_hub has set its environment.
+    from huggingface_hub.utils import logging as hub_logging
+
+    hub_logging.get_logger().handlers.clear()
 
 
 def run() -> None:

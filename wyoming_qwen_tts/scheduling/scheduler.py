@@ -15,8 +15,10 @@ import itertools
 import logging
 import queue
 import threading
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Hashable, Mapping
+from dataclasses import dataclass
 
 from wyoming_qwen_tts.engine.interface import SynthesisBackend, SynthesisCancelled, SynthesisRequest
 
@@ -36,6 +38,8 @@ class Job:
         self._loop = loop
         self._items: asyncio.Queue[object] = asyncio.Queue()
         self._cancel = threading.Event()
+        self.pcm_bytes = 0
+        """Audio written so far (by the worker thread)."""
 
     # AudioSink, called from the worker thread.
     @property
@@ -43,6 +47,7 @@ class Job:
         return self._cancel.is_set()
 
     def write(self, pcm: bytes) -> None:
+        self.pcm_bytes += len(pcm)
         self._put(pcm)
 
     def cancel(self) -> None:
@@ -66,11 +71,25 @@ class Job:
             self._cancel.set()
 
 
+@dataclass
+class WorkerStats:
+    """What one backend's worker has done, read by the metrics at scrape time."""
+
+    step_seconds: float = 0.0
+    """Time spent in the backend's steps."""
+    audio_bytes: int = 0
+    """PCM its steps produced."""
+    waiting: int = 0
+    active: int = 0
+    capacity: int = 0
+
+
 class _Worker:
     """The thread that owns one backend."""
 
     def __init__(self, name: str, backend: SynthesisBackend) -> None:
         self.backend = backend
+        self.stats = WorkerStats(capacity=backend.capacity)
         self.inbox: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._waiting: dict[Hashable, deque[Job]] = {}
         self._last_served: dict[Hashable, int] = {}
@@ -83,8 +102,11 @@ class _Worker:
         while self._receive(block=not self._running and not self._waiting):
             self._drop_cancelled()
             self._admit()
+            self.stats.waiting = sum(len(jobs) for jobs in self._waiting.values())
+            self.stats.active = len(self._running)
             if self._running:
                 self._step()
+                self.stats.active = len(self._running)
         self._stop_all()
 
     def _receive(self, block: bool) -> bool:
@@ -141,6 +163,8 @@ class _Worker:
             busy.add(group)
 
     def _step(self) -> None:
+        before = sum(job.pcm_bytes for job in self._running)
+        started = time.perf_counter()
         try:
             finished = self.backend.step()
         except Exception as err:  # noqa: BLE001 - e.g. out of memory: fail these, recover
@@ -149,6 +173,9 @@ class _Worker:
             for job in list(self._running):
                 self._done(job, err)
             return
+        finally:
+            self.stats.step_seconds += time.perf_counter() - started
+        self.stats.audio_bytes += sum(job.pcm_bytes for job in self._running) - before
         for handle in finished:
             job = self._jobs_by_handle.get(id(handle))
             if job is None:
@@ -207,6 +234,10 @@ class Scheduler:
         job = Job(request, group, asyncio.get_running_loop())
         self._workers[self._route(request)].inbox.put(job)
         return job
+
+    def stats(self) -> dict[Hashable, WorkerStats]:
+        """Each backend's worker's figures (read without locking: a scrape may be a step old)."""
+        return {key: worker.stats for key, worker in self._workers.items()}
 
     def close(self, timeout: float = 1.0) -> None:
         """Cancels everything and stops the workers."""

@@ -8,6 +8,7 @@ given explicitly wins over the options file even when it equals its default.
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -61,7 +62,8 @@ def given_fields(args: argparse.Namespace) -> frozenset[str]:
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Settings from parsed flags (``add_flags``) and from ``--options FILE`` where given.
 
-    Flags given explicitly win over the file; the file's options win over the defaults.
+    Flags given explicitly win over an option's environment variable, which wins over the
+    file; the file's options win over the defaults.
     Raises ValueError with a user-facing message.
     """
     values = {}
@@ -69,9 +71,12 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     if options_file is not None:
         values.update(file_values(options_file, voices_dir=getattr(args, "voices_dir", None)))
     given = given_fields(args)
+    command = getattr(args, _COMMAND)
     for declared in OPTIONS:
         if declared.name in given:
             values[declared.name] = _flag_value(declared, args)
+        elif declared.env and os.environ.get(declared.env) and command in declared.commands:
+            values[declared.name] = os.environ[declared.env]
     return replace(Settings(), **values)
 
 
@@ -93,6 +98,8 @@ def _options_of(command: str) -> list[Option]:
 
 def _argument(declared: Option) -> dict[str, object]:
     help_text = _plain(declared.help)
+    if declared.env is not None:
+        help_text += f"; or the environment variable {declared.env}"
     if declared.kind != "switch":
         help_text += f" (default: {_plain(declared.default_text)})"
     argument: dict[str, object] = {
@@ -127,7 +134,10 @@ def configuration_table() -> str:
         flag = f"`{declared.flag}`"
         if declared.kind == "optional_value":
             flag = f"`{declared.flag} [{declared.metavar}]`"
-        rows.append(f"| {flag} | {declared.default_text} | {declared.help} |")
+        meaning = declared.help
+        if declared.env is not None:
+            meaning += f"; or the environment variable `{declared.env}`"
+        rows.append(f"| {flag} | {declared.default_text} | {meaning} |")
         if declared.negation is not None:
             rows.append(f"| `{declared.negation}` | | {declared.negation_help} |")
     rows.append(f"| `--options FILE` | none | {OPTIONS_FLAG_HELP} |")

@@ -66,6 +66,8 @@ class Option:
     """Flag value -> field value; may raise ValueError with a message for the user."""
     check: Check | None = None
     """Applied to the field's value from a flag or the options file, with its label."""
+    env: str | None = None
+    """An environment variable that sets the option when its flag is not given (secrets)."""
     addon: str | None = None
     """The key in the add-on's options file; None: the file does not carry it."""
     addon_default: Any = None
@@ -134,6 +136,10 @@ def device_check(value: str) -> str | None:
     if DEVICE_PATTERN.match(value):
         return None
     return f"must be auto, cpu, cuda, cuda:N or mps, got {value!r}"
+
+
+def port_check(value: int | None) -> str | None:
+    return None if value is None or 0 <= value <= 65535 else "must be a port, 0 to 65535"
 
 
 def optional_model(value: str) -> str | None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from wyoming_qwen_tts.settings.option import (
     DESIGN,
     MODELS,
+    SERVE,
     SPEAKING,
     addon_boolean,
     addon_choice,
@@ -27,6 +28,7 @@ from wyoming_qwen_tts.settings.option import (
     option,
     optional_model,
     options,
+    port_check,
     positive_seconds,
     zero_or_more_seconds,
 )
@@ -57,6 +59,7 @@ def _model_of_size(index: int):  # noqa: ANN202 - an options-file reader (settin
 
 
 _LIMITS = "limits"
+_HTTP = "HTTP: web page and speech API"
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,7 @@ class Settings:
         DEFAULT_VOICE_DESIGN_MODEL,
         "VoiceDesign checkpoint (Hugging Face id or folder) that `voice design` renders with",
         flag="--voice-design-model",
-        commands=frozenset({DESIGN}),
+        commands=frozenset({SERVE, DESIGN}),
     )
     voices_dir: Path | None = option(
         None,
@@ -252,6 +255,58 @@ class Settings:
         parse=float,
         metavar="SECONDS",
         check=positive_seconds,
+    )
+    http_port: int | None = option(
+        None,
+        "serve the web page and the OpenAI-compatible speech API on this port (below)",
+        flag="--http-port",
+        group=_HTTP,
+        parse=int,
+        metavar="PORT",
+        check=port_check,
+        shown_default="off",
+    )
+    http_host: str = option(
+        "0.0.0.0",
+        "the address the HTTP side listens on",
+        flag="--http-host",
+        group=_HTTP,
+        metavar="HOST",
+    )
+    http_token: str | None = option(
+        None,
+        "the API key every HTTP endpoint but `/health` asks for, as `Authorization: Bearer TOKEN`",
+        flag="--http-token",
+        group=_HTTP,
+        metavar="TOKEN",
+        env="WYOMING_QWEN_TTS_HTTP_TOKEN",
+    )
+    http_no_auth: bool = option(
+        False,
+        "allow the HTTP side on an address other than loopback without a token",
+        flag="--http-no-auth",
+        group=_HTTP,
+        kind="switch",
+    )
+    http_allow: tuple[str, ...] | None = option(
+        None,
+        "accept HTTP connections only from this address (repeatable; the add-on's ingress "
+        "proxy)",
+        flag="--http-allow",
+        group=_HTTP,
+        kind="append",
+        metavar="ADDRESS",
+        convert=tuple,
+        shown_default="any",
+    )
+    max_upload_bytes: int = option(
+        20 * 1024 * 1024,
+        "bytes in one voice upload over HTTP, refused before they are buffered",
+        flag="--max-upload-bytes",
+        group=_HTTP,
+        parse=int,
+        metavar="BYTES",
+        check=at_least(1),
     )
     data_dir: Path | None = option(
         None,

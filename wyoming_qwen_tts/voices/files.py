@@ -59,6 +59,7 @@ def scan_voices_dir(
                 language=metadata.language,
                 reference=CloneReference(audio_path=audio_path, transcript=transcript),
                 styles=metadata.styles,
+                designed=metadata.designed,
             )
         )
     return voices, problems

@@ -12,6 +12,7 @@ voice, spoken by the Base model from that clip, so its timbre is the same in eve
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import tempfile
@@ -98,9 +99,10 @@ def add_voice(
     return save_voice(voices_dir, name, clip, transcript, language=language, force=force)
 
 
-Renderer = Callable[[str, str, str | None], np.ndarray]
-"""``(description, text, language) -> float32 samples at 24 kHz``: the VoiceDesign model
-speaking ``text`` in the described voice (``app.compose.design_renderer``)."""
+Renderer = Callable[[str, str, str | None, int | None], np.ndarray]
+"""``(description, text, language, seed) -> float32 samples at 24 kHz``: the VoiceDesign model
+speaking ``text`` in the described voice (``app.compose.design_renderer``); a seed of None is
+the server's own."""
 
 
 def design_voice(
@@ -121,45 +123,85 @@ def design_voice(
             "the description is empty; describe the voice, for example "
             '--description "a warm, calm female voice in her fifties"'
         )
-    sample = sample_text or SAMPLE_TEXTS.get(language, SAMPLE_TEXTS[None])
-    text = normalize_for_speech(sample, language)
+    text = design_text(language, sample_text)
     check_new_voice(voices_dir, name, text, force)
-    audio = render(description, text, language)
+    audio = render(description, text, language, None)
+    return keep_design(
+        voices_dir, name, audio, text, language=language, description=description, force=force
+    )
+
+
+def design_text(language: str | None, sample_text: str | None = None) -> str:
+    """What a designed voice's reference clip says: the given text, or a sample in its
+    language, ready to be spoken."""
+    sample = sample_text or SAMPLE_TEXTS.get(language, SAMPLE_TEXTS[None])
+    return normalize_for_speech(sample, language)
+
+
+def keep_design(
+    voices_dir: Path,
+    name: str,
+    audio: np.ndarray,
+    text: str,
+    *,
+    language: str | None,
+    description: str,
+    force: bool = False,
+) -> Path:
+    """Stores a rendered design as voice ``name`` (checked and trimmed like a recording)."""
+    check_new_voice(voices_dir, name, text, force)
     try:
         clip = prepare_reference(audio, SAMPLE_RATE, "the rendered sample")
     except VoiceError as err:
         raise VoiceError(
-            f"{err}. The model stopped early or rambled: run it again with another --seed, "
-            "or a longer --sample-text"
+            f"{err}. The model stopped early or rambled: render it again with another seed, "
+            "or a longer sample text"
         ) from err
     return save_voice(
-        voices_dir,
-        name,
-        clip,
-        text,
-        language=language,
-        description=description,
-        force=force,
+        voices_dir, name, clip, text, language=language, description=description, force=force
     )
+
+
+def wav_bytes(samples: np.ndarray) -> bytes:
+    """Float samples at 24 kHz as a 16-bit WAV file."""
+    output = io.BytesIO()
+    soundfile.write(output, samples, SAMPLE_RATE, subtype="PCM_16", format="WAV")
+    return output.getvalue()
+
+
+class BadVoiceName(VoiceError):
+    """The name cannot be a voice's name."""
+
+
+class BadTranscript(VoiceError):
+    """The transcript is empty or too long."""
+
+
+class VoiceExists(VoiceError):
+    """A voice of that name exists already."""
+
+
+class VoiceMissing(VoiceError):
+    """No voice of that name is in the folder."""
 
 
 def check_new_voice(voices_dir: Path, name: str, transcript: str, force: bool) -> None:
     """Refuses a bad name or transcript, and an existing voice unless ``force``."""
     if not VOICE_NAME_PATTERN.match(name):
-        raise VoiceError(
+        raise BadVoiceName(
             f"'{name}' cannot be a voice name: start with a letter or digit and use only "
             "letters, digits, spaces, '.', '_' and '-' (64 at most)"
         )
     if not transcript.strip():
-        raise VoiceError("the transcript is empty; pass exactly what is said in the clip")
+        raise BadTranscript("the transcript is empty; pass exactly what is said in the clip")
     if len(transcript) > MAX_TRANSCRIPT_CHARS:
-        raise VoiceError(
+        raise BadTranscript(
             f"the transcript has {len(transcript)} characters; a clip of at most 30 s holds "
             f"far fewer (at most {MAX_TRANSCRIPT_CHARS})"
         )
     existing = _voice_files(voices_dir, name)
     if existing and not force:
-        raise VoiceError(
+        raise VoiceExists(
             f"voice '{existing[0].stem}' exists already in {voices_dir}; pass --force to replace it"
         )
 
@@ -252,7 +294,7 @@ def remove_voice(voices_dir: Path, name: str) -> list[Path]:
     files = _voice_files(voices_dir, name)
     if not files:
         names = ", ".join(entry.name for entry in list_voices(voices_dir)) or "none"
-        raise VoiceError(f"voice '{name}' not found in {voices_dir}; voices there: {names}")
+        raise VoiceMissing(f"voice '{name}' not found in {voices_dir}; voices there: {names}")
     for path in files:
         path.unlink()
     return files

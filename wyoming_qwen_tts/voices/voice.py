@@ -59,6 +59,8 @@ class Voice:
     """Reference clip and transcript, for cloned voices."""
     styles: tuple[Style, ...] = ()
     """The styles this voice offers (its Wyoming speakers)."""
+    designed: bool = False
+    """A cloned voice whose reference clip was rendered from a description."""
 
     @property
     def language_codes(self) -> list[str]:
@@ -154,3 +156,37 @@ class ClonedVoice:
             language=self.language,
             reference=CloneReference(audio_path=self.audio, transcript=self.transcript),
         )
+
+
+@dataclass(frozen=True)
+class VoiceChoice:
+    """What one request speaks with: the voice, the model language, and the instruction."""
+
+    voice: Voice
+    language: str | None
+    """The model's language name; None means Auto."""
+    instruct: str | None
+
+
+def choose_voice(
+    catalog: VoiceCatalog,
+    name: str | None,
+    *,
+    style: str | None = None,
+    language: str | None = None,
+    default_language: str | None = None,
+    free_instructions: bool = False,
+) -> VoiceChoice:
+    """The voice a request names (or the default), its style's instruction, and its language:
+    the request's, else the voice's own, else ``default_language``.
+
+    With ``free_instructions``, a ``style`` that names none of the voice's styles is itself
+    the instruction, where the voice's model follows instructions (it offers styles).
+    """
+    voice = catalog.resolve(name)
+    if free_instructions and style and voice.styles:
+        known = {offered.name.lower() for offered in voice.styles}
+        instruct = voice.instruct_for(style) if style.strip().lower() in known else style
+    else:
+        instruct = voice.instruct_for(style)
+    return VoiceChoice(voice, language or voice.language or default_language, instruct)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,8 +32,29 @@ class EventLimits:
     max_payload_bytes: int = MAX_PAYLOAD_BYTES
 
 
-async def read_event(reader: asyncio.StreamReader, limits: EventLimits) -> Event | None:
-    """The next event, or None at the end of the stream."""
+SKIP_READ_BYTES = 64 * 1024
+"""What a skipped event's data and payload are read in, and dropped, at a time."""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An event read past without keeping its data or payload, whatever their declared size."""
+
+    type: str
+    skipped_bytes: int
+
+
+async def read_event(
+    reader: asyncio.StreamReader,
+    limits: EventLimits,
+    skip: Callable[[str], bool] | None = None,
+) -> Event | Skipped | None:
+    """The next event, or None at the end of the stream.
+
+    An event whose type ``skip`` accepts is read past in bounded memory, however long the data
+    and payload it declares (Home Assistant's compatibility ``synthesize`` inside a stream
+    repeats the whole answer), and comes back as ``Skipped``.
+    """
     try:
         line = await reader.readline()
     except ValueError as err:  # longer than the reader's line limit
@@ -50,6 +72,8 @@ async def read_event(reader: asyncio.StreamReader, limits: EventLimits) -> Event
     data = header.get("data") or {}
     if not isinstance(data, dict):
         raise ProtocolError("event 'data' must be a JSON object")
+    if skip is not None and skip(header["type"]):
+        return await _skip(reader, header)
     data_length = _declared_length(header, "data_length", limits.max_data_bytes)
     payload_length = _declared_length(header, "payload_length", limits.max_payload_bytes)
     try:
@@ -64,6 +88,19 @@ async def read_event(reader: asyncio.StreamReader, limits: EventLimits) -> Event
     except (ValueError, RecursionError) as err:
         raise ProtocolError(f"event data is not JSON: {err}") from err
     return Event(type=header["type"], data=data, payload=payload)
+
+
+async def _skip(reader: asyncio.StreamReader, header: dict[str, Any]) -> Skipped | None:
+    unlimited = 1 << 62
+    left = _declared_length(header, "data_length", unlimited)
+    left += _declared_length(header, "payload_length", unlimited)
+    total = left
+    while left:
+        chunk = await reader.read(min(left, SKIP_READ_BYTES))
+        if not chunk:
+            return None  # the peer closed mid-event
+        left -= len(chunk)
+    return Skipped(header["type"], total)
 
 
 def _declared_length(header: dict[str, Any], key: str, limit: int) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -25,12 +27,13 @@ from wyoming.tts import (
 
 from wyoming_qwen_tts.audio.pcm import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH
 from wyoming_qwen_tts.engine.interface import SynthesisRequest
+from wyoming_qwen_tts.scheduling.metrics import WYOMING, SpeechMetrics
 from wyoming_qwen_tts.scheduling.scheduler import Job, Scheduler
 from wyoming_qwen_tts.settings.settings import Settings
 from wyoming_qwen_tts.text.languages import model_language
 from wyoming_qwen_tts.text.spoken import SpokenSentences
-from wyoming_qwen_tts.voices.voice import Voice, VoiceError
-from wyoming_qwen_tts.wyoming.events import EventLimits, ProtocolError, read_event
+from wyoming_qwen_tts.voices.voice import Voice, VoiceError, choose_voice
+from wyoming_qwen_tts.wyoming.events import EventLimits, ProtocolError, Skipped, read_event
 from wyoming_qwen_tts.wyoming.info import VoiceOffer
 
 _LOGGER = logging.getLogger(__name__)
@@ -43,9 +46,10 @@ class HandlerOptions:
     language: str | None
     """The server's default model language for voices that have none; None means Auto."""
     max_text_chars: int
-    """Text in one request: one synthesize, or all the chunks of one stream."""
+    """Text in one synthesize. A stream has no total limit: backpressure bounds it."""
     max_sentences: int
-    """Sentences one request may have queued or speaking at once."""
+    """Sentences one answer may have queued or speaking at once; with that many waiting, the
+    handler stops reading the connection until one has been spoken (TCP holds the client)."""
     idle_timeout: float | None
     """Seconds without an event, while no answer is being written, before disconnecting."""
     event_limits: EventLimits
@@ -89,31 +93,43 @@ class _Answer:
     def __init__(self, streaming: bool) -> None:
         self.streaming = streaming
         self.jobs: asyncio.Queue[Job | None] = asyncio.Queue()
-        self.submitted: list[Job] = []
+        self.pending: deque[Job] = deque()
+        """Submitted jobs whose audio is not written yet, in order (bounded: backpressure)."""
+        self._progress = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.error: str | None = None
         self.closed = False
         """No more jobs are accepted: all were submitted, or the answer failed."""
         self.text_chars = 0
-        self.written = 0
-        """Sentences whose audio has been written."""
 
     @property
     def outstanding(self) -> int:
-        return len(self.submitted) - self.written
+        return len(self.pending)
 
     def add(self, job: Job) -> None:
-        self.submitted.append(job)
+        self.pending.append(job)
         self.jobs.put_nowait(job)
+
+    def spoken(self) -> None:
+        """The oldest job's audio has been written."""
+        self.pending.popleft()
+        self._progress.set()
+
+    async def room(self, limit: int) -> None:
+        """Returns once fewer than ``limit`` jobs are outstanding, or the answer is closed."""
+        while not self.closed and self.outstanding >= limit:
+            self._progress.clear()
+            await self._progress.wait()
 
     def close(self, error: str | None = None) -> None:
         if not self.closed:
             self.closed = True
             self.error = error
             self.jobs.put_nowait(None)
+        self._progress.set()
 
     def cancel_jobs(self) -> None:
-        for job in self.submitted:
+        for job in self.pending:
             job.cancel()
 
 
@@ -139,8 +155,10 @@ class QwenTtsEventHandler(AsyncEventHandler):
         scheduler: Scheduler,
         options: HandlerOptions,
         connections: ConnectionLimiter,
+        metrics: SpeechMetrics | None = None,
     ) -> None:
         super().__init__(reader, writer)
+        self._metrics = metrics
         self._connections = connections
         self._voices = voices
         self._scheduler = scheduler
@@ -165,8 +183,12 @@ class QwenTtsEventHandler(AsyncEventHandler):
         if self.options.idle_timeout is not None:
             watchdog = asyncio.create_task(self._close_when_idle(self.options.idle_timeout))
         try:
-            while (event := await read_event(self.reader, self.options.event_limits)) is not None:
+            limits = self.options.event_limits
+            while (event := await read_event(self.reader, limits, self._skip)) is not None:
                 self._last_activity = asyncio.get_running_loop().time()
+                if isinstance(event, Skipped):
+                    _LOGGER.debug("Skipped a %s of %d bytes", event.type, event.skipped_bytes)
+                    continue
                 if not await self.handle_event(event):
                     break
             else:
@@ -187,6 +209,11 @@ class QwenTtsEventHandler(AsyncEventHandler):
             self._connections.release()
             await self.disconnect()
             self.writer.close()
+
+    def _skip(self, event_type: str) -> bool:
+        """Inside a stream, Home Assistant repeats the whole text in a ``synthesize`` for older
+        servers: it is read past unbuffered, whatever its size."""
+        return self._stream is not None and Synthesize.is_type(event_type)
 
     def _busy(self) -> bool:
         return any(answer.task is not None and not answer.task.done() for answer in self._answers)
@@ -213,13 +240,13 @@ class QwenTtsEventHandler(AsyncEventHandler):
         elif isinstance(message, SynthesizeStart):
             self._start_stream(message.voice)
         elif isinstance(message, SynthesizeChunk):
-            self._feed_stream(message.text)
+            await self._feed_stream(message.text)
         elif isinstance(message, SynthesizeStop):
-            self._stop_stream()
+            await self._stop_stream()
         elif isinstance(message, Synthesize):
             # Inside a stream, Home Assistant repeats the whole text for older servers: ignore it.
             if self._stream is None:
-                self._speak_once(message.text, message.voice)
+                await self._speak_once(message.text, message.voice)
         else:
             _LOGGER.debug("Ignoring event type %s", event.type)
         return True
@@ -227,6 +254,7 @@ class QwenTtsEventHandler(AsyncEventHandler):
     async def disconnect(self) -> None:
         for answer in list(self._answers):
             answer.cancel_jobs()
+            answer.close(error="the connection ended")
             if answer.task is not None:
                 answer.task.cancel()
 
@@ -238,10 +266,10 @@ class QwenTtsEventHandler(AsyncEventHandler):
                     await answer.task
 
     # One-shot synthesize: one audio-start, the audio of every sentence, one audio-stop.
-    def _speak_once(self, text: str, requested: SynthesizeVoice | None) -> None:
+    async def _speak_once(self, text: str, requested: SynthesizeVoice | None) -> None:
         stream = self._open(requested, streaming=False)
-        self._feed(stream, text)
-        self._finish(stream)
+        await self._feed(stream, text)
+        await self._finish(stream)
 
     # Streaming: a sentence is submitted as soon as it is complete in the incoming text.
     def _start_stream(self, requested: SynthesizeVoice | None) -> None:
@@ -250,14 +278,14 @@ class QwenTtsEventHandler(AsyncEventHandler):
             self._stream.answer.close(error="replaced by a new synthesize-start")
         self._stream = self._open(requested, streaming=True)
 
-    def _feed_stream(self, text: str) -> None:
+    async def _feed_stream(self, text: str) -> None:
         if self._stream is not None:
-            self._feed(self._stream, text)
+            await self._feed(self._stream, text)
 
-    def _stop_stream(self) -> None:
+    async def _stop_stream(self) -> None:
         stream, self._stream = self._stream, None
         if stream is not None:
-            self._finish(stream)
+            await self._finish(stream)
 
     def _open(self, requested: SynthesizeVoice | None, streaming: bool) -> _Stream:
         answer = self._new_answer(streaming)
@@ -268,30 +296,31 @@ class QwenTtsEventHandler(AsyncEventHandler):
             return _Stream(answer, SpokenSentences(None))
         return _Stream(answer, SpokenSentences(language), voice, language, instruct)
 
-    def _feed(self, stream: _Stream, text: str) -> None:
+    async def _feed(self, stream: _Stream, text: str) -> None:
         answer = stream.answer
         if answer.closed:
             return
         text = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates from JSON escapes
         answer.text_chars += len(text)
         limit = self.options.max_text_chars
-        if answer.text_chars > limit:
+        if not answer.streaming and answer.text_chars > limit:
             self._reject(answer, f"text is over {limit} characters (the server's limit)")
             return
-        self._submit_sentences(stream, stream.text.feed(text))
+        await self._submit_sentences(stream, stream.text.feed(text))
 
-    def _finish(self, stream: _Stream) -> None:
+    async def _finish(self, stream: _Stream) -> None:
         if not stream.answer.closed:
-            self._submit_sentences(stream, stream.text.flush())
+            await self._submit_sentences(stream, stream.text.flush())
             stream.answer.close()
 
-    def _submit_sentences(self, stream: _Stream, sentences: Iterable[str]) -> None:
+    async def _submit_sentences(self, stream: _Stream, sentences: Iterable[str]) -> None:
+        """Submits each sentence once the answer has room: until then nothing more is read
+        from this connection (backpressure), so what waits stays bounded."""
         answer = stream.answer
         assert stream.voice is not None
         for sentence in sentences:
-            if answer.outstanding >= self.options.max_sentences:
-                limit = self.options.max_sentences
-                self._reject(answer, f"more than {limit} sentences are waiting (the server's limit)")
+            await answer.room(self.options.max_sentences)
+            if answer.closed:
                 return
             answer.add(self._submit(answer, sentence, stream))
 
@@ -316,10 +345,15 @@ class QwenTtsEventHandler(AsyncEventHandler):
         self, requested: SynthesizeVoice | None
     ) -> tuple[Voice, str | None, str | None]:
         """The voice, the model language and the style's instruction of a request."""
-        voice = self._voices.catalog.resolve(requested.name if requested else None)
-        instruct = voice.instruct_for(requested.speaker if requested else None)
-        language = model_language(requested.language) if requested and requested.language else None
-        return voice, language or voice.language or self.options.language, instruct
+        language = requested.language if requested else None
+        choice = choose_voice(
+            self._voices.catalog,
+            requested.name if requested else None,
+            style=requested.speaker if requested else None,
+            language=model_language(language) if language else None,
+            default_language=self.options.language,
+        )
+        return choice.voice, choice.language, choice.instruct
 
     def _new_answer(self, streaming: bool) -> _Answer:
         answer = _Answer(streaming)
@@ -336,18 +370,25 @@ class QwenTtsEventHandler(AsyncEventHandler):
                 await previous
         samples = 0
         started = False
+        asked = time.perf_counter()
         try:
             while (job := await answer.jobs.get()) is not None:
                 async for pcm in job.audio():
                     if not started:
                         await self._write(self._audio_start())
                         started = True
+                        if self._metrics is not None:
+                            self._metrics.first_audio_after(WYOMING, time.perf_counter() - asked)
                     await self._write_audio(pcm, samples)
                     samples += len(pcm) // (SAMPLE_WIDTH * CHANNELS)
-                answer.written += 1
+                answer.spoken()
         except Exception as err:  # noqa: BLE001 - reported to the client; the connection lives on
             answer.cancel_jobs()
             answer.close(error=f"synthesis failed: {err}")
+        if self._metrics is not None:
+            outcome = "cancelled" if self._gone else "error" if answer.error else "ok"
+            self._metrics.request_done(WYOMING, outcome)
+            self._metrics.audio_sent(WYOMING, samples * SAMPLE_WIDTH * CHANNELS)
         if answer.error is None:
             if not started:
                 await self._write(self._audio_start())

@@ -6,6 +6,9 @@ import re
 
 from wyoming_qwen_tts.text.normalize.words import code_phrase, language_name
 
+MAX_UNDECIDED_CHARS = 4096
+"""Text held back while it may still be a fence line; past it, the line is decided."""
+
 
 class CodeBlockFilter:
     """Removes fenced code blocks from text that arrives in chunks, before sentence splitting.
@@ -38,6 +41,15 @@ class CodeBlockFilter:
                 out.append(self._pending)
                 self._pending = ""
                 self._mid_line = True
+            elif len(self._pending) > MAX_UNDECIDED_CHARS:
+                # A stream has no total limit, so an endless line is not held back: out of a
+                # fence it is text; inside one, it is code and dropped.
+                if self._fence is None:
+                    out.append(self._pending)
+                    self._mid_line = True
+                else:
+                    self._has_code = True
+                self._pending = ""
             else:
                 break
         return "".join(out)
