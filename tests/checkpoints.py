@@ -590,6 +590,7 @@ def build_checkpoint(
     speakers: Sequence[str] = ("vivian", "ryan", "ono_anna", "dylan"),
     seed: int = 0,
     size_tag: str | None = None,
+    brief: bool = False,
 ) -> Path:
     """Write a random-weight Qwen3-TTS checkpoint of ``kind`` and ``size`` into ``out_dir``.
 
@@ -597,7 +598,10 @@ def build_checkpoint(
     published names get their published codec ids, others free ids); ``base`` and
     ``voice_design`` checkpoints have none, like the published ones. ``size_tag`` overrides the
     config's ``tts_model_size`` ("0b6" | "1b7"), which qwen-tts reads to decide whether a
-    CustomVoice checkpoint follows instructions: a tiny checkpoint tagged "1b7" does. Returns
+    CustomVoice checkpoint follows instructions: a tiny checkpoint tagged "1b7" does. A
+    ``brief`` checkpoint's talker head gives every code but end-of-speech a zero logit and
+    end-of-speech a large one of random sign, so an utterance ends after about two frames
+    instead of running to its frame budget: long texts are then cheap to speak. Returns
     ``out_dir``.
     """
     if kind not in KINDS:
@@ -653,6 +657,13 @@ def build_checkpoint(
         missing = [n for n, p in root.named_parameters() if id(p) not in done]
         if missing:
             raise RuntimeError(f"parameters left uninitialised: {missing[:10]}")
+    if brief:
+        with torch.no_grad():
+            head = model.talker.codec_head.weight
+            eos = config.talker_config.codec_eos_token_id
+            eos_row = head[eos].clone() * 1000.0
+            head.zero_()
+            head[eos] = eos_row
     model.eval()
     codec.eval()
 

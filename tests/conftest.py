@@ -35,6 +35,12 @@ def custom_voice_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def brief_custom_voice_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny CustomVoice checkpoint whose utterances end after a few frames (long texts)."""
+    return build_checkpoint(tmp_path_factory.mktemp("custom_voice_brief"), "custom_voice", brief=True)
+
+
+@pytest.fixture(scope="session")
 def base_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_checkpoint(tmp_path_factory.mktemp("base"), "base")
 

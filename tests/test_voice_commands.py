@@ -376,7 +376,7 @@ def test_design_refuses_a_sample_too_short_to_be_a_reference(
         r"silence is trimmed; a voice needs at least 3 s",
         message,
     )
-    assert "run it again with another --seed, or a longer --sample-text" in message
+    assert "render it again with another seed, or a longer sample text" in message
     assert not list(tmp_path.iterdir())
 
 

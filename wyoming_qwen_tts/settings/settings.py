@@ -215,7 +215,7 @@ class Settings:
     )
     max_text_chars: int = option(
         10_000,
-        "characters in one request (a synthesize, or all chunks of a stream)",
+        "characters in one request: one `synthesize` (a stream has no total limit)",
         flag="--max-text",
         group=_LIMITS,
         parse=int,
@@ -224,7 +224,8 @@ class Settings:
     )
     max_sentences: int = option(
         200,
-        "sentences of one request waiting or being spoken",
+        "sentences of one request waiting or being spoken; past it the server stops reading "
+        "that connection until one is spoken",
         flag="--max-sentences",
         group=_LIMITS,
         parse=int,
