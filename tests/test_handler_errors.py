@@ -12,6 +12,8 @@ from wyoming.info import Describe
 from wyoming.tts import Synthesize
 
 from wyoming_qwen_tts.settings.settings import Settings
+from wyoming_qwen_tts.speech.plan import DeliveryDefaults
+from wyoming_qwen_tts.speech.speaker import Speaker, Speaking
 from wyoming_qwen_tts.voices.voice import VoiceCatalog, premium_voice
 from wyoming_qwen_tts.wyoming.handler import ConnectionLimiter, HandlerOptions, QwenTtsEventHandler
 from wyoming_qwen_tts.wyoming.info import VoiceOffer
@@ -36,7 +38,10 @@ async def serving(settings: Settings) -> Listener:
             reader,
             writer,
             voices=voices,
-            scheduler=BrokenScheduler(),  # type: ignore[arg-type]
+            speaking=Speaking(
+                Speaker(BrokenScheduler(), None, str, seed=None),  # type: ignore[arg-type]
+                DeliveryDefaults(),
+            ),
             options=HandlerOptions.from_settings(settings),
             connections=connections,
         )

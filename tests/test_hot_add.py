@@ -43,6 +43,7 @@ def server(
     running = start_server(
         [
             "--uri", "tcp://127.0.0.1:0", "--no-zeroconf", "--device", "cpu", "--seed", str(SEED),
+            "--loudness-target", "off",  # cloned voices as upstream speaks them
             "--custom-voice-model", str(custom_voice_checkpoint),
             "--base-model", str(base_checkpoint), "--voices-dir", str(voices),
             "--voices-poll-interval", str(POLL),

@@ -179,10 +179,12 @@ def test_devices(device: str) -> None:
             {"styles": [{"name": "a", "instruct": "x"}, {"name": "a", "instruct": "y"}]},
             "option 'styles': the name 'a' is used twice",
         ),
+        ({"speed": 3}, "option 'speed' must be a number from 0.5 to 2, got 3"),
+        ({"sentence_silence": "long"}, "option 'sentence_silence' must be a number from 0 to 10"),
         (
             {"debug": True},
             "unknown option 'debug'; the options are: model_size, voice, language, "
-            "cloned_voices, styles, device, dtype, debug_logging",
+            "cloned_voices, styles, device, dtype, speed, sentence_silence, debug_logging",
         ),
     ],
 )

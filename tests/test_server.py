@@ -68,6 +68,8 @@ def server(
             "--no-zeroconf",
             "--device", "cpu",
             "--seed", str(SEED),
+            # Cloned voices as the model speaks them, for the comparison with upstream.
+            "--loudness-target", "off",
             "--debug",
         ],
         log_path,

@@ -136,15 +136,27 @@ def wait_for_http(url: str, timeout: float = 60.0, headers: dict[str, str] | Non
     raise AssertionError(f"{url} did not answer 200 within {timeout} s (last: {last})")
 
 
+LEXICON = """\
+- word: HA
+  say: Home Assistant
+- word: Nguyen
+  say: Win
+  language: en
+  case_sensitive: false
+"""
+
+
 def _start_web_server(
     tmp_path_factory: pytest.TempPathFactory, name: str, models: list[str], extra: list[str]
 ) -> WebServer:
     port = free_port()
+    voices = tmp_path_factory.mktemp(f"{name}_voices")
+    (voices / "lexicon.yaml").write_text(LEXICON)
     running = start_server(
         [
             "--uri", "tcp://127.0.0.1:0", "--no-zeroconf", "--device", "cpu", "--seed", "1",
             *models,
-            "--voices-dir", str(tmp_path_factory.mktemp(f"{name}_voices")),
+            "--voices-dir", str(voices),
             "--cache-dir", str(tmp_path_factory.mktemp(f"{name}_cache")),
             "--http-host", "127.0.0.1", "--http-port", str(port), *extra,
         ],
@@ -516,6 +528,22 @@ def test_page_lists_the_voices(browser: WebDriver, server: WebServer) -> None:
     assert browser.find_element(By.ID, "health-device").text == health["device"] == "cpu"
     assert browser.find_element(By.ID, "health-models").text == ", ".join(health["models"])
     assert browser.find_element(By.ID, "health-voices").text == str(len(offered["voices"]))
+    assert page_errors(browser) == []
+
+
+def test_page_lists_the_pronunciation_lexicon(browser: WebDriver, server: WebServer) -> None:
+    open_page(browser, server.url)
+    wait(browser).until(
+        lambda d: "Loading" not in d.find_element(By.ID, "lexicon-body").text
+    )
+    rows = [
+        [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
+        for row in browser.find_elements(By.CSS_SELECTOR, "#lexicon-body tr")
+    ]
+    assert rows == [
+        ["HA", "Home Assistant", "all"],
+        ["Nguyen (any case)", "Win", "English"],
+    ]
     assert page_errors(browser) == []
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from wyoming_qwen_tts.app.calibration import PremiumLoudness
 from wyoming_qwen_tts.app.library import VoiceLibrary
 from wyoming_qwen_tts.audio.pcm import pcm16_to_float
 from wyoming_qwen_tts.engine.interface import (
@@ -23,7 +24,11 @@ from wyoming_qwen_tts.engine.interface import (
     ModelLoadError,
     SynthesisRequest,
 )
+from wyoming_qwen_tts.audio.sentence_cache import SentenceCache
 from wyoming_qwen_tts.scheduling.scheduler import Scheduler
+from wyoming_qwen_tts.speech.plan import DeliveryDefaults
+from wyoming_qwen_tts.speech.speaker import Speaker, Speaking
+from wyoming_qwen_tts.text.pronunciation import Lexicon, LexiconFile
 from wyoming_qwen_tts.settings.settings import Settings
 from wyoming_qwen_tts.voices.files import collect_clone_voices
 from wyoming_qwen_tts.voices.manage import Renderer
@@ -61,10 +66,12 @@ def local_engine(settings: Settings) -> Engine:
 
 @dataclass
 class Speech:
-    """What ``serve`` speaks with: the voices (and their models) and the scheduler over them."""
+    """What ``serve`` speaks with: the voices (and their models), the scheduler over them, and
+    how answers are planned and spoken (``speaking``)."""
 
     library: VoiceLibrary
     scheduler: Scheduler
+    speaking: Speaking
 
     @property
     def device(self) -> str:
@@ -103,7 +110,42 @@ def speech(settings: Settings) -> Speech:
     if catalog.default is None:
         raise StartupError("no usable voices; see the errors above")
     _LOGGER.info("Voices: %s (default: %s)", ", ".join(catalog.names), catalog.default.name)
-    return Speech(library, Scheduler(library.backends(), library.route))
+    defaults = DeliveryDefaults.from_settings(settings)
+    if isinstance(settings.loudness_target, float):
+        # Before the scheduler's workers drive the engine: this speaks on it directly.
+        loudness = PremiumLoudness(settings.loudness_cache_dir)
+        loudness.measure(library.engine, library.engine.premium_voices())
+        defaults = DeliveryDefaults.from_settings(settings, loudness)
+    scheduler = Scheduler(library.backends(), library.route)
+    return Speech(library, scheduler, speaking(settings, library, scheduler, defaults))
+
+
+def speaking(
+    settings: Settings, library: VoiceLibrary, scheduler: Scheduler, defaults: DeliveryDefaults
+) -> Speaking:
+    """The lexicon file and the sentence cache of the settings, over ``scheduler``."""
+    identities: dict[ModelKind, str] = {}
+
+    def model_identity(request: SynthesisRequest) -> str:
+        kind = library.route(request)
+        if kind not in identities:
+            identities[kind] = f"{library.engine.models[kind].identity} int8={settings.int8}"
+        return identities[kind]
+
+    cache = None
+    if settings.audio_cache_mb > 0:
+        cache = SentenceCache(settings.audio_cache_dir, settings.audio_cache_mb * 1024 * 1024)
+    speaker = Speaker(scheduler, cache, model_identity, settings.seed)
+    lexicon_path = settings.lexicon_path
+    if lexicon_path is None:
+        return Speaking(speaker, defaults)
+    lexicon_file = LexiconFile(lexicon_path)
+
+    def lexicon() -> Lexicon:
+        lexicon_file.refresh()
+        return lexicon_file.lexicon
+
+    return Speaking(speaker, defaults, lexicon)
 
 
 def one_voice(settings: Settings) -> tuple[Engine, Voice]:

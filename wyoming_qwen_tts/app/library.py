@@ -29,6 +29,7 @@ from wyoming_qwen_tts.engine.interface import (
 )
 from wyoming_qwen_tts.settings.settings import Settings
 from wyoming_qwen_tts.voices.files import VOICE_SUFFIXES, collect_clone_voices, voice_files
+from wyoming_qwen_tts.voices.reference import with_reference_measures
 from wyoming_qwen_tts.voices.styles import offered_styles
 from wyoming_qwen_tts.voices.voice import Voice, VoiceCatalog, VoiceError, VoiceNotFoundError
 
@@ -78,7 +79,7 @@ class VoiceLibrary:
         clone = next((v for v in clones if name and v.name.lower() == name.lower()), None)
         if clone is not None:
             self._load(self.settings.base_model, ModelKind.BASE)
-            offered = self._with_styles(clone)
+            offered = with_reference_measures(self._with_styles(clone))
             self.engine.prepare_voice(offered)
             return offered
         for problem in problems:
@@ -161,8 +162,8 @@ class VoiceLibrary:
         """Prepares a new or changed cloned voice; returns whether the offered voices changed."""
         key = voice.name.lower()
         self._attempts[key] = _state_of(voice)
-        offered = self._with_styles(voice)
         try:
+            offered = with_reference_measures(self._with_styles(voice))
             self.engine.prepare_voice(offered)
         except Exception as err:  # noqa: BLE001 - one bad reference must not stop the others
             _LOGGER.error("Skipping cloned voice '%s': %s", voice.name, err)

@@ -48,7 +48,7 @@ async def serve(settings: Settings) -> None:
     speech = await asyncio.to_thread(compose.speech, settings)
     voices = VoiceOffer(speech.library.catalog)
     connections = ConnectionLimiter(settings.max_connections)
-    metrics = SpeechMetrics(speech.scheduler)
+    metrics = SpeechMetrics(speech.scheduler, speech.speaking.speaker.cache)
 
     def handler(
         reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, stdio: bool = False
@@ -57,7 +57,7 @@ async def serve(settings: Settings) -> None:
             reader,
             writer,
             voices=voices,
-            scheduler=speech.scheduler,
+            speaking=speech.speaking,
             options=HandlerOptions.from_settings(settings, stdio=stdio),
             connections=connections,
             metrics=metrics,
@@ -115,7 +115,7 @@ def _http_server(
     live.listen(tell_home_assistant)
     catalog = lambda: live.catalog  # noqa: E731 - read at each request: the set changes
     speech_api = SpeechEndpoint(
-        speech.scheduler,
+        speech.speaking,
         catalog,
         metrics,
         default_language=settings.language,
@@ -132,7 +132,8 @@ def _http_server(
     )
     config = http_config(settings)
     status = Status(device=speech.device, models=speech.models)
-    return HttpServer(build_app(config, speech_api, voices_api, metrics, status), config)
+    app = build_app(config, speech_api, voices_api, metrics, status, speech.speaking.lexicon)
+    return HttpServer(app, config)
 
 
 async def _watch_voices(live: LiveVoices, interval: float) -> None:

@@ -1,8 +1,9 @@
 """``wyoming-qwen-tts say``: speak a text in one voice into a WAV file or to stdout, streaming.
 
 It loads only the model the voice needs (the Base model for a cloned voice, else the CustomVoice
-model), cuts the text into sentences, normalizes each for speech, and writes the audio of each
-frame chunk as soon as the engine produces it, like the server does.
+model), plans the text as the server does (sentences, the lexicon, the normalizer, sentence
+silence), and writes the audio of each frame chunk as soon as the engine produces it, shaped by
+the voice's speed and loudness.
 """
 
 from __future__ import annotations
@@ -11,13 +12,16 @@ import logging
 import time
 from typing import BinaryIO
 
+from wyoming_qwen_tts.app.calibration import PremiumLoudness
 from wyoming_qwen_tts.app.compose import one_voice
 from wyoming_qwen_tts.audio.pcm import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH
 from wyoming_qwen_tts.audio.wav_stream import StreamingWavWriter
-from wyoming_qwen_tts.engine.interface import ModelLoadError, SynthesisCancelled, SynthesisRequest
+from wyoming_qwen_tts.engine.interface import ModelLoadError, SynthesisCancelled
 from wyoming_qwen_tts.settings.settings import Settings
-from wyoming_qwen_tts.text.spoken import spoken_sentences
-from wyoming_qwen_tts.voices.voice import VoiceError
+from wyoming_qwen_tts.speech.plan import AnswerText, DeliveryDefaults, Silence
+from wyoming_qwen_tts.speech.shaping import Shaper
+from wyoming_qwen_tts.text.pronunciation import Lexicon, LexiconError, load_lexicon
+from wyoming_qwen_tts.voices.voice import VoiceChoice, VoiceError, VoiceKind
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -27,14 +31,19 @@ class SayError(Exception):
 
 
 class _WavSink:
-    """The engine's sink: PCM into the WAV stream; a closed pipe cancels the rest."""
+    """The engine's sink: PCM, shaped by the utterance's delivery, into the WAV stream; a closed
+    pipe cancels the rest."""
 
     def __init__(self, wav: StreamingWavWriter) -> None:
         self._wav = wav
+        self.shaper = Shaper()
         self.closed = False
 
     def write(self, pcm: bytes) -> None:
-        if self.closed:
+        self.write_shaped(self.shaper.process(pcm))
+
+    def write_shaped(self, pcm: bytes) -> None:
+        if self.closed or not pcm:
             return
         try:
             self._wav.write(pcm)
@@ -64,19 +73,33 @@ def say(
     except (VoiceError, ModelLoadError) as err:
         raise SayError(str(err)) from err
     language = settings.language or chosen.language
+    defaults = DeliveryDefaults.from_settings(settings)
+    if isinstance(settings.loudness_target, float) and chosen.kind is VoiceKind.PREMIUM:
+        loudness = PremiumLoudness(settings.loudness_cache_dir)
+        loudness.measure(engine, [chosen])
+        defaults = DeliveryDefaults.from_settings(settings, loudness)
+    plan = AnswerText(
+        VoiceChoice(chosen, language, instruct),
+        defaults=defaults,
+        lexicon=_lexicon(settings),
+    )
 
     wav = StreamingWavWriter(output, SAMPLE_RATE, CHANNELS, SAMPLE_WIDTH)
     sink = _WavSink(wav)
     started = time.monotonic()
-    for sentence in spoken_sentences(text, language):
+    for part in plan.feed(text) + plan.flush():
         if sink.closed:
             break
-        _LOGGER.debug("Speaking %r", sentence)
-        request = SynthesisRequest(sentence, chosen, language=language, instruct=instruct)
+        if isinstance(part, Silence):
+            sink.write_shaped(bytes(round(part.seconds * SAMPLE_RATE) * SAMPLE_WIDTH * CHANNELS))
+            continue
+        _LOGGER.debug("Speaking %r", part.request.text)
+        sink.shaper = Shaper(part.speed, part.gain_db)
         try:
-            engine.synthesize(request, sink)
+            engine.synthesize(part.request, sink)
         except SynthesisCancelled:
             break
+        sink.write_shaped(sink.shaper.flush())
     if sink.closed:
         raise SayError("the output was closed before the speech ended")
     wav.close()
@@ -86,3 +109,13 @@ def say(
     )
     return seconds
 
+
+
+def _lexicon(settings: Settings) -> Lexicon:
+    path = settings.lexicon_path
+    if path is None or (settings.lexicon is None and not path.is_file()):
+        return Lexicon()
+    try:
+        return load_lexicon(path)
+    except LexiconError as err:
+        raise SayError(str(err)) from err

@@ -25,6 +25,8 @@ from wyoming_qwen_tts.http.errors import ApiError
 from wyoming_qwen_tts.http.speech import SpeechEndpoint
 from wyoming_qwen_tts.http.voices import VoicesEndpoints
 from wyoming_qwen_tts.scheduling.metrics import SpeechMetrics
+from wyoming_qwen_tts.text.languages import language_code
+from wyoming_qwen_tts.text.pronunciation import Lexicon
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -77,7 +79,9 @@ def build_app(
     voices: VoicesEndpoints,
     metrics: SpeechMetrics,
     status: Status,
+    lexicon: Callable[[], Lexicon] = Lexicon,
 ) -> web.Application:
+    """``lexicon`` gives the pronunciation lexicon in force (``GET /v1/lexicon``)."""
     app = web.Application(
         middlewares=[_errors, _access(config)], client_max_size=1024 * 1024
     )
@@ -98,6 +102,18 @@ def build_app(
         body = generate_latest(metrics.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
+    async def lexicon_entries(request: web.Request) -> web.Response:
+        entries = [
+            {
+                "word": entry.word,
+                "say": entry.say,
+                "language": language_code(entry.language) if entry.language else None,
+                "case_sensitive": entry.case_sensitive,
+            }
+            for entry in lexicon().entries
+        ]
+        return web.json_response({"entries": entries})
+
     async def page(request: web.Request) -> web.FileResponse:
         return web.FileResponse(Path(str(STATIC / "index.html")))
 
@@ -105,6 +121,7 @@ def build_app(
     app.router.add_static("/static/", Path(str(STATIC)))
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics_text)
+    app.router.add_get("/v1/lexicon", lexicon_entries)
     app.router.add_post("/v1/audio/speech", speech.handle)
     app.router.add_get("/v1/audio/voices", voices.list)
     app.router.add_post("/v1/audio/voices", voices.add)

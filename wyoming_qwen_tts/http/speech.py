@@ -27,12 +27,14 @@ from aiohttp import web
 
 from wyoming_qwen_tts.audio.pcm import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH, pcm16_to_float
 from wyoming_qwen_tts.audio.wav_stream import UNKNOWN_SIZE
-from wyoming_qwen_tts.engine.interface import SynthesisCancelled, SynthesisRequest
+from wyoming_qwen_tts.engine.interface import SynthesisCancelled
 from wyoming_qwen_tts.http.errors import ApiError
 from wyoming_qwen_tts.scheduling.metrics import HTTP, SpeechMetrics
-from wyoming_qwen_tts.scheduling.scheduler import Job, Scheduler
+from wyoming_qwen_tts.settings.delivery_options import MAX_SPEED, MIN_SPEED
+from wyoming_qwen_tts.speech.plan import Part
+from wyoming_qwen_tts.speech.speaker import Speaking, Take
 from wyoming_qwen_tts.text.languages import model_language
-from wyoming_qwen_tts.text.spoken import spoken_sentences
+from wyoming_qwen_tts.text.ssml import SsmlError
 from wyoming_qwen_tts.voices.voice import VoiceCatalog, VoiceChoice, VoiceError, choose_voice
 
 _LOGGER = logging.getLogger(__name__)
@@ -70,6 +72,10 @@ class SpeechParams:
     language: str | None
     """The model's language name; None: the voice's own, else the server's."""
     model: str | None
+    speed: float = 1.0
+    """A factor on the voice's own speed."""
+    ssml: bool = False
+    """``text_format: "ssml"`` (this server's extension, as on Wyoming)."""
 
     @classmethod
     def parse(cls, body: Mapping[str, Any], *, max_text: int, formats: tuple[str, ...]) -> SpeechParams:
@@ -91,11 +97,18 @@ class SpeechParams:
         stream_format = _string(body, "stream_format") or "audio"
         if stream_format not in ("audio", "sse"):
             raise ApiError(400, "stream_format must be 'audio' or 'sse'", "stream_format")
-        speed = body.get("speed")
-        if speed is not None and (isinstance(speed, bool) or speed != 1):
+        speed = body.get("speed", 1.0)
+        if (
+            isinstance(speed, bool)
+            or not isinstance(speed, int | float)
+            or not MIN_SPEED <= speed <= MAX_SPEED
+        ):
             raise ApiError(
-                400, "speed other than 1.0 is not supported yet; leave it out", "speed"
+                400, f"'speed' must be a number from {MIN_SPEED:g} to {MAX_SPEED:g}", "speed"
             )
+        text_format = _string(body, "text_format") or "text"
+        if text_format not in ("text", "ssml"):
+            raise ApiError(400, "'text_format' must be 'text' or 'ssml'", "text_format")
         for flag in ("stream",):
             if body.get(flag) is not None and not isinstance(body[flag], bool):
                 raise ApiError(400, f"'{flag}' must be true or false", flag)
@@ -111,13 +124,15 @@ class SpeechParams:
             stream_format=stream_format,
             language=language,
             model=_string(body, "model"),
+            speed=float(speed),
+            ssml=text_format == "ssml",
         )
 
 
 class SpeechEndpoint:
     def __init__(
         self,
-        scheduler: Scheduler,
+        speaking: Speaking,
         catalog: Callable[[], VoiceCatalog],
         metrics: SpeechMetrics,
         *,
@@ -125,7 +140,7 @@ class SpeechEndpoint:
         max_text: int,
         max_sentences: int,
     ) -> None:
-        self._scheduler = scheduler
+        self._speaking = speaking
         self._catalog = catalog
         self._metrics = metrics
         self._default_language = default_language
@@ -138,6 +153,7 @@ class SpeechEndpoint:
         body = await json_object(request)
         params = SpeechParams.parse(body, max_text=self._max_text, formats=self.formats)
         choice = self._choose(params, body.get("task_type"))
+        parts = self._parts(params, choice)
         started = time.perf_counter()
         response = web.StreamResponse(headers={"Content-Type": self._content_type(params)})
         response.enable_chunked_encoding()
@@ -147,7 +163,7 @@ class SpeechEndpoint:
         try:
             await response.prepare(request)
             # Closed at once on the way out, so that a client gone cancels its sentences now.
-            async with contextlib.aclosing(self._encoded(params, choice)) as chunks:
+            async with contextlib.aclosing(self._encoded(params, parts)) as chunks:
                 async for data in chunks:
                     if sent == 0:
                         self._metrics.first_audio_after(HTTP, time.perf_counter() - started)
@@ -185,13 +201,33 @@ class SpeechEndpoint:
             )
         return choice
 
+    def _parts(self, params: SpeechParams, choice: VoiceChoice) -> list[Part]:
+        """What the input says; malformed SSML, or an SSML voice that does not exist, is a 400
+        before any audio."""
+
+        def resolve(name: str) -> VoiceChoice:
+            return choose_voice(
+                self._catalog(),
+                name,
+                language=params.language,
+                default_language=self._default_language,
+            )
+
+        answer = self._speaking.answer(
+            choice, ssml=params.ssml, resolve=resolve, speed=params.speed
+        )
+        try:
+            return answer.feed(params.input) + answer.flush()
+        except (SsmlError, VoiceError, ValueError) as err:
+            raise ApiError(400, str(err), "input") from None
+
     def _content_type(self, params: SpeechParams) -> str:
         if params.stream_format == "sse":
             return "text/event-stream"
         return CONTENT_TYPES[params.response_format]
 
-    async def _encoded(self, params: SpeechParams, choice: VoiceChoice) -> AsyncIterator[bytes]:
-        async with contextlib.aclosing(self.pcm(params.input, choice)) as pcm:
+    async def _encoded(self, params: SpeechParams, parts: list[Part]) -> AsyncIterator[bytes]:
+        async with contextlib.aclosing(self.pcm(parts)) as pcm:
             if params.response_format in STREAMED_FORMATS:
                 chunks = _with_wav_header(pcm) if params.response_format == "wav" else pcm
             else:
@@ -208,25 +244,19 @@ class SpeechEndpoint:
         usage = {"input_tokens": words, "output_tokens": 0, "total_tokens": words}
         yield _sse({"type": "speech.audio.done", "usage": usage})
 
-    async def pcm(self, text: str, choice: VoiceChoice) -> AsyncIterator[bytes]:
-        """The text's audio in the chosen voice, sentence after sentence as it is generated.
+    async def pcm(self, parts: list[Part]) -> AsyncIterator[bytes]:
+        """The parts' audio, sentence after sentence as it is generated.
 
-        At most ``max_sentences`` sentences wait in the scheduler; a client that goes away
-        cancels every one of them (the one speaking leaves the batch at the next frame).
+        At most ``max_sentences`` parts wait in the scheduler; a client that goes away cancels
+        every one of them (the one speaking leaves the batch at the next frame).
         """
-        sentences = spoken_sentences(text, choice.language)
         group = object()
-        jobs: list[Job] = []
+        jobs: list[Take] = []
+        speaker = self._speaking.speaker
         try:
-            for index in range(len(sentences)):
-                while len(jobs) < len(sentences) and len(jobs) - index < self._max_sentences:
-                    request = SynthesisRequest(
-                        text=sentences[len(jobs)],
-                        voice=choice.voice,
-                        language=choice.language,
-                        instruct=choice.instruct,
-                    )
-                    jobs.append(self._scheduler.submit(request, group=group))
+            for index in range(len(parts)):
+                while len(jobs) < len(parts) and len(jobs) - index < self._max_sentences:
+                    jobs.append(speaker.say(parts[len(jobs)], group=group))
                 async for data in jobs[index].audio():
                     self._metrics.audio_sent(HTTP, len(data))
                     yield data

@@ -1,5 +1,5 @@
 """What the server has done, as Prometheus metrics: requests by interface and outcome, first-
-audio time, audio produced, and each model's speed, queue and batch.
+audio time, audio produced, each model's speed, queue and batch, and the sentence cache.
 
 Both the Wyoming handler and the HTTP side record requests here; the models' figures are read
 from the scheduler when Prometheus scrapes.
@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from wyoming_qwen_tts.audio.pcm import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH
+from wyoming_qwen_tts.audio.sentence_cache import SentenceCache
 from wyoming_qwen_tts.scheduling.scheduler import Scheduler
 
 FIRST_AUDIO_BUCKETS = (0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4)
@@ -25,7 +26,9 @@ HTTP = "http"
 class SpeechMetrics:
     """The server's metrics, in a registry of their own (one per server)."""
 
-    def __init__(self, scheduler: Scheduler | None = None) -> None:
+    def __init__(
+        self, scheduler: Scheduler | None = None, cache: SentenceCache | None = None
+    ) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "qwen_tts_requests",
@@ -48,6 +51,8 @@ class SpeechMetrics:
         )
         if scheduler is not None:
             self.registry.register(_ModelCollector(scheduler))
+        if cache is not None:
+            self.registry.register(_CacheCollector(cache))
 
     def request_done(self, interface: str, outcome: str) -> None:
         self.requests.labels(interface, outcome).inc()
@@ -84,3 +89,20 @@ class _ModelCollector(Collector):
             waiting.add_metric([model], stats.waiting)
             occupancy.add_metric([model], stats.active / stats.capacity if stats.capacity else 0.0)
         yield from (speed, waiting, occupancy)
+
+
+class _CacheCollector(Collector):
+    def __init__(self, cache: SentenceCache) -> None:
+        self._cache = cache
+
+    def collect(self) -> Iterator[Metric]:
+        lookups = CounterMetricFamily(
+            "qwen_tts_sentence_cache_lookups",
+            "Sentence cache lookups by result (hit, miss)",
+            labels=["result"],
+        )
+        lookups.add_metric(["hit"], self._cache.hits)
+        lookups.add_metric(["miss"], self._cache.misses)
+        size = GaugeMetricFamily("qwen_tts_sentence_cache_bytes", "Bytes the sentence cache holds")
+        size.add_metric([], self._cache.size_bytes)
+        yield from (lookups, size)

@@ -167,6 +167,15 @@ def addon_boolean(label: str, value: Any, context: AddonContext | None = None) -
     return value
 
 
+def addon_number(low: float, high: float) -> FromAddon:
+    def read(label: str, value: Any, context: AddonContext | None = None) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+            raise ValueError(f"{label} must be a number from {low:g} to {high:g}, got {value!r}")
+        return float(value)
+
+    return read
+
+
 def addon_choice(choices: Collection[str]) -> FromAddon:
     def read(label: str, value: Any, context: AddonContext | None = None) -> str:
         if not isinstance(value, str) or value not in choices:

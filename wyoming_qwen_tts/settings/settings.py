@@ -21,6 +21,7 @@ from wyoming_qwen_tts.settings.option import (
     addon_boolean,
     addon_choice,
     addon_language,
+    addon_number,
     addon_optional_string,
     addon_string,
     at_least,
@@ -31,6 +32,14 @@ from wyoming_qwen_tts.settings.option import (
     port_check,
     positive_seconds,
     zero_or_more_seconds,
+)
+from wyoming_qwen_tts.settings.delivery_options import (
+    DEFAULT_TARGET_LUFS,
+    MAX_SPEED,
+    MIN_SPEED,
+    LoudnessTarget,
+    loudness_target,
+    speed_check,
 )
 from wyoming_qwen_tts.settings.voice_options import read_cloned_voices, read_styles
 from wyoming_qwen_tts.text.languages import model_language
@@ -59,6 +68,7 @@ def _model_of_size(index: int):  # noqa: ANN202 - an options-file reader (settin
 
 
 _LIMITS = "limits"
+_DELIVERY = "speech: speed, pauses, loudness, pronunciation, repeats"
 _HTTP = "HTTP: web page and speech API"
 
 
@@ -198,6 +208,65 @@ class Settings:
         metavar="ADDRESS",
         convert=tuple,
         shown_default="all",
+    )
+    speed: float = option(
+        1.0,
+        "speaking rate of voices without their own `speed:`, 0.5 to 2.0 (pitch is kept); 1: the "
+        "model's own",
+        flag="--speed",
+        commands=SPEAKING,
+        group=_DELIVERY,
+        parse=float,
+        metavar="FACTOR",
+        check=speed_check,
+        addon="speed",
+        addon_default=1.0,
+        from_addon=addon_number(MIN_SPEED, MAX_SPEED),
+    )
+    sentence_silence: float = option(
+        0.0,
+        "seconds of silence between sentences, for voices without their own "
+        "`sentence_silence:`",
+        flag="--sentence-silence",
+        commands=SPEAKING,
+        group=_DELIVERY,
+        parse=float,
+        metavar="SECONDS",
+        check=zero_or_more_seconds,
+        addon="sentence_silence",
+        addon_default=0.0,
+        from_addon=addon_number(0.0, 10.0),
+    )
+    loudness_target: LoudnessTarget = option(
+        None,
+        "LUFS every voice is brought to, or `off`; unset: cloned voices are brought to "
+        f"{DEFAULT_TARGET_LUFS:g} LUFS and premium voices keep the model's level",
+        flag="--loudness-target",
+        commands=SPEAKING,
+        group=_DELIVERY,
+        convert=loudness_target,
+        metavar="LUFS",
+        shown_default="cloned voices only",
+    )
+    lexicon: Path | None = option(
+        None,
+        "pronunciation file of whole-word replacements (DOCS.md), reloaded when it changes",
+        flag="--lexicon",
+        commands=SPEAKING,
+        group=_DELIVERY,
+        parse=Path,
+        metavar="FILE",
+        shown_default="`lexicon.yaml` in `--voices-dir`",
+    )
+    audio_cache_mb: int = option(
+        256,
+        "megabytes of spoken sentences kept on disk, so that a repeated sentence is played at "
+        "once and sounds the same; 0: off",
+        flag="--audio-cache-mb",
+        group=_DELIVERY,
+        parse=int,
+        metavar="MB",
+        check=at_least(0),
     )
     samples_per_chunk: int = option(
         1024,
@@ -367,6 +436,21 @@ class Settings:
     @property
     def prompt_cache_dir(self) -> Path:
         return (self.cache_dir or default_cache_dir()) / "prompts"
+
+    @property
+    def loudness_cache_dir(self) -> Path:
+        return (self.cache_dir or default_cache_dir()) / "loudness"
+
+    @property
+    def audio_cache_dir(self) -> Path:
+        return (self.cache_dir or default_cache_dir()) / "sentences"
+
+    @property
+    def lexicon_path(self) -> Path | None:
+        """``--lexicon``, else ``lexicon.yaml`` in the voices dir, else None."""
+        if self.lexicon is not None:
+            return self.lexicon
+        return self.voices_dir / "lexicon.yaml" if self.voices_dir is not None else None
 
 
 OPTIONS = options(Settings)

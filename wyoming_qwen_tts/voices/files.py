@@ -12,7 +12,8 @@ import yaml
 
 from wyoming_qwen_tts.text.languages import model_language
 from wyoming_qwen_tts.voices.styles import Style
-from wyoming_qwen_tts.voices.voice import CloneReference, Voice, VoiceKind
+from wyoming_qwen_tts.settings.delivery_options import MAX_SPEED, MIN_SPEED
+from wyoming_qwen_tts.voices.voice import CloneReference, Delivery, Voice, VoiceKind
 
 VOICE_SUFFIXES = (".wav", ".txt", ".yaml")
 """The files a cloned voice NAME is made of: NAME.wav, NAME.txt and NAME.yaml."""
@@ -60,6 +61,7 @@ def scan_voices_dir(
                 reference=CloneReference(audio_path=audio_path, transcript=transcript),
                 styles=metadata.styles,
                 designed=metadata.designed,
+                delivery=metadata.delivery,
             )
         )
     return voices, problems
@@ -112,6 +114,8 @@ class VoiceMetadata:
     description: str | None = None
     """The words a designed voice was designed from (``voice design --description``)."""
     styles: tuple[Style, ...] = ()
+    delivery: Delivery = Delivery()
+    """``speed``, ``volume`` (dB) and ``sentence_silence`` (seconds)."""
 
     @property
     def designed(self) -> bool:
@@ -119,8 +123,9 @@ class VoiceMetadata:
 
 
 def read_voice_yaml(yaml_path: Path) -> VoiceMetadata:
-    """NAME.yaml (``language``, ``description``, ``styles``), if it exists; raises ValueError
-    naming the file. Other keys are ignored."""
+    """NAME.yaml (``language``, ``description``, ``styles``, ``speed``, ``volume``,
+    ``sentence_silence``), if it exists; raises ValueError naming the file. Other keys are
+    ignored."""
     if not yaml_path.is_file():
         return VoiceMetadata()
     try:
@@ -147,6 +152,23 @@ def read_voice_yaml(yaml_path: Path) -> VoiceMetadata:
         language=language,
         description=description.strip() if description and description.strip() else None,
         styles=_read_styles(yaml_path.name, data.get("styles")),
+        delivery=_read_delivery(yaml_path.name, data),
+    )
+
+
+def _read_delivery(file_name: str, data: dict[str, Any]) -> Delivery:
+    def number(key: str, low: float, high: float, example: str) -> float | None:
+        value = data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+            raise ValueError(f"{file_name}: '{key}' must be a number from {low:g} to {high:g}, such as '{key}: {example}'")
+        return float(value)
+
+    return Delivery(
+        speed=number("speed", MIN_SPEED, MAX_SPEED, "0.9"),
+        volume_db=number("volume", -40.0, 20.0, "-3") or 0.0,
+        sentence_silence=number("sentence_silence", 0.0, 10.0, "0.3"),
     )
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import soundfile
 
-from wyoming_qwen_tts.voices.voice import VoiceError
+from wyoming_qwen_tts.audio.loudness import measure_lufs
+from wyoming_qwen_tts.voices.voice import Voice, VoiceError
 
 MIN_REFERENCE_SECONDS = 1.0
 MAX_REFERENCE_SECONDS = 30.0
@@ -102,3 +103,17 @@ def _too_long(path: Path, seconds: float) -> VoiceError:
     return VoiceError(
         f"{path.name} is {seconds:.1f} s long; use a clip of at most {MAX_REFERENCE_SECONDS:.0f} s"
     )
+
+
+def with_reference_measures(voice: Voice) -> Voice:
+    """A cloned voice with its reference clip's digest and integrated loudness (LUFS) in its
+    delivery: the loudness target's gain is worked out from them. Raises VoiceError."""
+    assert voice.reference is not None
+    path = voice.reference.audio_path
+    samples, sample_rate = load_reference_audio(path)
+    delivery = replace(
+        voice.delivery,
+        reference_digest=reference_digest(path),
+        reference_lufs=measure_lufs(samples, sample_rate),
+    )
+    return replace(voice, delivery=delivery)

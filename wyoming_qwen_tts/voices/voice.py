@@ -47,6 +47,23 @@ class CloneReference:
 
 
 @dataclass(frozen=True)
+class Delivery:
+    """How a voice's audio is shaped after the model: what NAME.yaml says, and what was measured
+    of its reference clip when it was prepared."""
+
+    speed: float | None = None
+    """NAME.yaml ``speed``; None: the server's ``--speed``."""
+    volume_db: float = 0.0
+    """NAME.yaml ``volume``, in dB, on top of the loudness target."""
+    sentence_silence: float | None = None
+    """NAME.yaml ``sentence_silence``, in seconds; None: the server's ``--sentence-silence``."""
+    reference_lufs: float | None = None
+    """The reference clip's integrated loudness (cloned voices; None when not measurable)."""
+    reference_digest: str | None = None
+    """The sha256 of the reference clip's bytes (cloned voices)."""
+
+
+@dataclass(frozen=True)
 class Voice:
     name: str
     kind: VoiceKind
@@ -61,6 +78,7 @@ class Voice:
     """The styles this voice offers (its Wyoming speakers)."""
     designed: bool = False
     """A cloned voice whose reference clip was rendered from a description."""
+    delivery: Delivery = Delivery()
 
     @property
     def language_codes(self) -> list[str]:

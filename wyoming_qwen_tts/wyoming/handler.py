@@ -7,7 +7,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
@@ -26,13 +26,13 @@ from wyoming.tts import (
 )
 
 from wyoming_qwen_tts.audio.pcm import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH
-from wyoming_qwen_tts.engine.interface import SynthesisRequest
 from wyoming_qwen_tts.scheduling.metrics import WYOMING, SpeechMetrics
-from wyoming_qwen_tts.scheduling.scheduler import Job, Scheduler
 from wyoming_qwen_tts.settings.settings import Settings
+from wyoming_qwen_tts.speech.plan import AnswerText, Part, Silence
+from wyoming_qwen_tts.speech.speaker import Speaking, Take
 from wyoming_qwen_tts.text.languages import model_language
-from wyoming_qwen_tts.text.spoken import SpokenSentences
-from wyoming_qwen_tts.voices.voice import Voice, VoiceError, choose_voice
+from wyoming_qwen_tts.text.ssml import SsmlError
+from wyoming_qwen_tts.voices.voice import VoiceChoice, VoiceError, choose_voice
 from wyoming_qwen_tts.wyoming.events import EventLimits, ProtocolError, Skipped, read_event
 from wyoming_qwen_tts.wyoming.info import VoiceOffer
 
@@ -88,12 +88,12 @@ class ConnectionLimiter:
 
 
 class _Answer:
-    """One answer on a connection: its jobs in order, and the task that writes their audio."""
+    """One answer on a connection: its takes in order, and the task that writes their audio."""
 
     def __init__(self, streaming: bool) -> None:
         self.streaming = streaming
-        self.jobs: asyncio.Queue[Job | None] = asyncio.Queue()
-        self.pending: deque[Job] = deque()
+        self.jobs: asyncio.Queue[Take | None] = asyncio.Queue()
+        self.pending: deque[Take] = deque()
         """Submitted jobs whose audio is not written yet, in order (bounded: backpressure)."""
         self._progress = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
@@ -106,7 +106,7 @@ class _Answer:
     def outstanding(self) -> int:
         return len(self.pending)
 
-    def add(self, job: Job) -> None:
+    def add(self, job: Take) -> None:
         self.pending.append(job)
         self.jobs.put_nowait(job)
 
@@ -138,11 +138,8 @@ class _Stream:
     """One request: a synthesize (fed whole) or a synthesize-start ... -stop stream."""
 
     answer: _Answer
-    text: SpokenSentences
-    voice: Voice | None = None
+    text: AnswerText | None = None
     """None when the request named a voice or style that does not exist (the answer failed)."""
-    language: str | None = None
-    instruct: str | None = None
 
 
 class QwenTtsEventHandler(AsyncEventHandler):
@@ -152,7 +149,7 @@ class QwenTtsEventHandler(AsyncEventHandler):
         writer: asyncio.StreamWriter,
         *,
         voices: VoiceOffer,
-        scheduler: Scheduler,
+        speaking: Speaking,
         options: HandlerOptions,
         connections: ConnectionLimiter,
         metrics: SpeechMetrics | None = None,
@@ -161,7 +158,7 @@ class QwenTtsEventHandler(AsyncEventHandler):
         self._metrics = metrics
         self._connections = connections
         self._voices = voices
-        self._scheduler = scheduler
+        self._speaking = speaking
         self.options = options
         self._write_lock = asyncio.Lock()
         self._answers: list[_Answer] = []
@@ -238,7 +235,7 @@ class QwenTtsEventHandler(AsyncEventHandler):
         elif isinstance(message, Ping):
             await self._write(Pong(text=message.text).event())
         elif isinstance(message, SynthesizeStart):
-            self._start_stream(message.voice)
+            self._start_stream(message.voice, _is_ssml(message.text_format))
         elif isinstance(message, SynthesizeChunk):
             await self._feed_stream(message.text)
         elif isinstance(message, SynthesizeStop):
@@ -246,7 +243,7 @@ class QwenTtsEventHandler(AsyncEventHandler):
         elif isinstance(message, Synthesize):
             # Inside a stream, Home Assistant repeats the whole text for older servers: ignore it.
             if self._stream is None:
-                await self._speak_once(message.text, message.voice)
+                await self._speak_once(message.text, message.voice, _is_ssml(message.text_format))
         else:
             _LOGGER.debug("Ignoring event type %s", event.type)
         return True
@@ -266,17 +263,17 @@ class QwenTtsEventHandler(AsyncEventHandler):
                     await answer.task
 
     # One-shot synthesize: one audio-start, the audio of every sentence, one audio-stop.
-    async def _speak_once(self, text: str, requested: SynthesizeVoice | None) -> None:
-        stream = self._open(requested, streaming=False)
+    async def _speak_once(self, text: str, requested: SynthesizeVoice | None, ssml: bool) -> None:
+        stream = self._open(requested, streaming=False, ssml=ssml)
         await self._feed(stream, text)
         await self._finish(stream)
 
     # Streaming: a sentence is submitted as soon as it is complete in the incoming text.
-    def _start_stream(self, requested: SynthesizeVoice | None) -> None:
+    def _start_stream(self, requested: SynthesizeVoice | None, ssml: bool) -> None:
         if self._stream is not None:  # a new stream replaces an unfinished one
             self._stream.answer.cancel_jobs()
             self._stream.answer.close(error="replaced by a new synthesize-start")
-        self._stream = self._open(requested, streaming=True)
+        self._stream = self._open(requested, streaming=True, ssml=ssml)
 
     async def _feed_stream(self, text: str) -> None:
         if self._stream is not None:
@@ -287,14 +284,15 @@ class QwenTtsEventHandler(AsyncEventHandler):
         if stream is not None:
             await self._finish(stream)
 
-    def _open(self, requested: SynthesizeVoice | None, streaming: bool) -> _Stream:
+    def _open(self, requested: SynthesizeVoice | None, streaming: bool, ssml: bool) -> _Stream:
         answer = self._new_answer(streaming)
         try:
-            voice, language, instruct = self._resolve(requested)
+            choice = self._resolve(requested)
         except (VoiceError, ValueError) as err:
             answer.close(error=str(err))
-            return _Stream(answer, SpokenSentences(None))
-        return _Stream(answer, SpokenSentences(language), voice, language, instruct)
+            return _Stream(answer)
+        text = self._speaking.answer(choice, ssml=ssml, resolve=self._resolve_name(requested))
+        return _Stream(answer, text)
 
     async def _feed(self, stream: _Stream, text: str) -> None:
         answer = stream.answer
@@ -306,54 +304,74 @@ class QwenTtsEventHandler(AsyncEventHandler):
         if not answer.streaming and answer.text_chars > limit:
             self._reject(answer, f"text is over {limit} characters (the server's limit)")
             return
-        await self._submit_sentences(stream, stream.text.feed(text))
+        await self._submit_parts(stream, lambda text_of: text_of.feed(text))
 
     async def _finish(self, stream: _Stream) -> None:
         if not stream.answer.closed:
-            await self._submit_sentences(stream, stream.text.flush())
+            await self._submit_parts(stream, AnswerText.flush)
             stream.answer.close()
 
-    async def _submit_sentences(self, stream: _Stream, sentences: Iterable[str]) -> None:
-        """Submits each sentence once the answer has room: until then nothing more is read
-        from this connection (backpressure), so what waits stays bounded."""
+    async def _submit_parts(
+        self, stream: _Stream, parts_of: Callable[[AnswerText], list[Part]]
+    ) -> None:
+        """Submits each part once the answer has room: until then nothing more is read from
+        this connection (backpressure), so what waits stays bounded. Malformed SSML, or an
+        SSML voice that does not exist, fails the answer."""
         answer = stream.answer
-        assert stream.voice is not None
-        for sentence in sentences:
+        assert stream.text is not None
+        try:
+            parts = parts_of(stream.text)
+        except (SsmlError, VoiceError, ValueError) as err:
+            self._reject(answer, str(err))
+            return
+        for part in parts:
             await answer.room(self.options.max_sentences)
             if answer.closed:
                 return
-            answer.add(self._submit(answer, sentence, stream))
+            answer.add(self._submit(answer, part))
 
     def _reject(self, answer: _Answer, message: str) -> None:
         answer.cancel_jobs()
         answer.close(error=message)
 
-    def _submit(self, answer: _Answer, sentence: str, stream: _Stream) -> Job:
-        assert stream.voice is not None
-        _LOGGER.debug(
-            "Submitting %r in voice %s (%s)",
-            sentence,
-            stream.voice.name,
-            stream.language or "auto",
-        )
-        request = SynthesisRequest(
-            text=sentence, voice=stream.voice, language=stream.language, instruct=stream.instruct
-        )
-        return self._scheduler.submit(request, group=answer)
+    def _submit(self, answer: _Answer, part: Part) -> Take:
+        if isinstance(part, Silence):
+            _LOGGER.debug("Submitting %.3f s of silence", part.seconds)
+        else:
+            request = part.request
+            _LOGGER.debug(
+                "Submitting %r in voice %s (%s)",
+                request.text,
+                request.voice.name,
+                request.language or "auto",
+            )
+        return self._speaking.speaker.say(part, group=answer)
 
-    def _resolve(
-        self, requested: SynthesizeVoice | None
-    ) -> tuple[Voice, str | None, str | None]:
+    def _resolve(self, requested: SynthesizeVoice | None) -> VoiceChoice:
         """The voice, the model language and the style's instruction of a request."""
         language = requested.language if requested else None
-        choice = choose_voice(
+        return choose_voice(
             self._voices.catalog,
             requested.name if requested else None,
             style=requested.speaker if requested else None,
             language=model_language(language) if language else None,
             default_language=self.options.language,
         )
-        return choice.voice, choice.language, choice.instruct
+
+    def _resolve_name(self, requested: SynthesizeVoice | None) -> Callable[[str], VoiceChoice]:
+        """How an SSML ``voice name`` is found: as if the request had named it, in the
+        request's language."""
+        language = requested.language if requested else None
+
+        def resolve(name: str) -> VoiceChoice:
+            return choose_voice(
+                self._voices.catalog,
+                name,
+                language=model_language(language) if language else None,
+                default_language=self.options.language,
+            )
+
+        return resolve
 
     def _new_answer(self, streaming: bool) -> _Answer:
         answer = _Answer(streaming)
@@ -464,6 +482,13 @@ def _check_fields(message: object) -> None:
             value = getattr(voice, key)
             if value is not None and not isinstance(value, str):
                 raise TypeError(f"'voice.{key}' must be a string, got {type(value).__name__}")
+
+
+def _is_ssml(text_format: object) -> bool:
+    """Whether a request's ``text_format`` (a ``SynthesizeTextFormat``, a string, or None) is
+    SSML; any other value is plain text."""
+    value = getattr(text_format, "value", text_format)
+    return isinstance(value, str) and value.lower() == "ssml"
 
 
 def _ms(samples: int) -> int:

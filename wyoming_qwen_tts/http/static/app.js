@@ -714,11 +714,24 @@
     }
   }
 
+  async function loadLexicon() {
+    const body = await (await api("v1/lexicon")).json();
+    const rows = (body.entries || []).map((entry) => el("tr", {},
+      el("td", { text: entry.word + (entry.case_sensitive ? "" : " (any case)") }),
+      el("td", { text: entry.say }),
+      el("td", { text: entry.language ? languageName(entry.language) : "all" })));
+    $("lexicon-body").replaceChildren(...(rows.length ? rows
+      : [el("tr", {}, el("td", { colSpan: 3, class: "muted", text: "No entries." }))]));
+  }
+
   // --- wiring --------------------------------------------------------------------------------
 
   function loadAll() {
     loadVoices().catch((error) => {
       $("voices-body").replaceChildren(el("tr", {}, el("td", { colSpan: 5, class: "error", text: error.message })));
+    });
+    loadLexicon().catch((error) => {
+      $("lexicon-body").replaceChildren(el("tr", {}, el("td", { colSpan: 3, class: "error", text: error.message })));
     });
     refreshHealth();
   }

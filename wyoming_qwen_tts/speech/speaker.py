@@ -1,0 +1,175 @@
+"""Parts of an answer turned into audio: silences, cached sentences, and sentences the
+scheduler synthesizes, shaped by their delivery (speed, gain) on the way out.
+
+A ``Take`` is what the Wyoming handler and the HTTP endpoint iterate: ``audio()`` yields PCM
+(24 kHz, 16-bit, mono) as it is ready, ``cancel()`` stops it. A sentence heard before comes from
+the sentence cache at once, the very same take; a new one is stored there once it has been
+spoken to its end.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Hashable
+from typing import Protocol
+
+from wyoming_qwen_tts.audio.pcm import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH
+from wyoming_qwen_tts.audio.sentence_cache import SentenceCache, cache_key
+from wyoming_qwen_tts.engine.interface import SynthesisRequest
+from wyoming_qwen_tts.scheduling.scheduler import Scheduler
+from wyoming_qwen_tts.speech.plan import AnswerText, DeliveryDefaults, Part, Silence, Utterance
+from wyoming_qwen_tts.speech.shaping import Shaper
+from wyoming_qwen_tts.text.pronunciation import Lexicon
+from wyoming_qwen_tts.voices.voice import VoiceChoice
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class Take(Protocol):
+    def audio(self) -> AsyncIterator[bytes]: ...
+
+    def cancel(self) -> None: ...
+
+
+class _Silent:
+    def __init__(self, seconds: float) -> None:
+        self._bytes = round(seconds * SAMPLE_RATE) * SAMPLE_WIDTH * CHANNELS
+
+    async def audio(self) -> AsyncIterator[bytes]:
+        if self._bytes:
+            yield bytes(self._bytes)
+
+    def cancel(self) -> None:
+        pass
+
+
+class _Cached:
+    def __init__(self, pcm: bytes) -> None:
+        self._pcm = pcm
+
+    async def audio(self) -> AsyncIterator[bytes]:
+        yield self._pcm
+
+    def cancel(self) -> None:
+        pass
+
+
+class _Spoken:
+    """A sentence the scheduler synthesizes, shaped by its delivery, and stored in the cache
+    (under ``key``) once its audio has been produced to the end."""
+
+    def __init__(
+        self,
+        utterance: Utterance,
+        scheduler: Scheduler,
+        group: Hashable,
+        cache: SentenceCache | None,
+        key: str | None,
+    ) -> None:
+        self._utterance = utterance
+        self._job = scheduler.submit(utterance.request, group=group)
+        self._cache = cache
+        self._key = key
+
+    def cancel(self) -> None:
+        self._job.cancel()
+
+    async def audio(self) -> AsyncIterator[bytes]:
+        shaper = Shaper(self._utterance.speed, self._utterance.gain_db)
+        kept: list[bytes] | None = [] if self._cache is not None else None
+        async for pcm in self._job.audio():
+            if pcm := shaper.process(pcm):
+                if kept is not None:
+                    kept.append(pcm)
+                yield pcm
+        if rest := shaper.flush():
+            if kept is not None:
+                kept.append(rest)
+            yield rest
+        if kept is not None and self._key is not None and not self._job.cancelled:
+            assert self._cache is not None
+            self._cache.put(self._key, b"".join(kept))
+
+
+class Speaker:
+    """Makes each part of an answer a ``Take``."""
+
+    def __init__(
+        self,
+        scheduler: Scheduler,
+        cache: SentenceCache | None,
+        model_identity: Callable[[SynthesisRequest], str],
+        seed: int | None,
+    ) -> None:
+        """``model_identity`` names the model that speaks a request (part of the cache key)."""
+        self.scheduler = scheduler
+        self.cache = cache
+        self._model_identity = model_identity
+        self._seed = seed
+
+    def say(self, part: Part, group: Hashable) -> Take:
+        """Starts one part of the answer ``group`` (a sentence is queued in the scheduler now)."""
+        if isinstance(part, Silence):
+            return _Silent(part.seconds)
+        key = self.key(part) if self.cache is not None else None
+        if key is not None:
+            assert self.cache is not None
+            pcm = self.cache.get(key)
+            if pcm is not None:
+                return _Cached(pcm)
+        return _Spoken(part, self.scheduler, group, self.cache, key)
+
+    def key(self, utterance: Utterance) -> str:
+        """Everything that changes the sound of an utterance."""
+        request = utterance.request
+        voice = request.voice
+        reference = voice.reference
+        return cache_key(
+            model=self._model_identity(request),
+            seed=self._seed,
+            voice=voice.name,
+            kind=str(voice.kind),
+            speaker=voice.speaker,
+            reference=voice.delivery.reference_digest,
+            transcript=reference.transcript if reference is not None else None,
+            style=request.instruct,
+            language=request.language,
+            speed=utterance.speed,
+            gain=utterance.gain_db,
+            text=request.text,
+        )
+
+
+class Speaking:
+    """What the Wyoming and the HTTP side speak answers with: the plan of each answer's text,
+    and the speaker of its parts."""
+
+    def __init__(
+        self,
+        speaker: Speaker,
+        defaults: DeliveryDefaults,
+        lexicon: Callable[[], Lexicon] = Lexicon,
+    ) -> None:
+        """``lexicon`` gives the pronunciation lexicon in force (it may change between
+        answers)."""
+        self.speaker = speaker
+        self.defaults = defaults
+        self.lexicon = lexicon
+
+    def answer(
+        self,
+        choice: VoiceChoice,
+        *,
+        ssml: bool = False,
+        resolve: Callable[[str], VoiceChoice] | None = None,
+        speed: float = 1.0,
+    ) -> AnswerText:
+        """The plan of one answer's text in ``choice``'s voice."""
+        return AnswerText(
+            choice,
+            defaults=self.defaults,
+            lexicon=self.lexicon(),
+            ssml=ssml,
+            resolve=resolve,
+            speed=speed,
+        )
