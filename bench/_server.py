@@ -79,6 +79,9 @@ class ServerProcess:
             str(self.seed),
         ]
         cmd += ["--log-format", LOG_FORMAT]  # wall-clock times; ``problems`` parses them
+        # The benches repeat their sentences: with the sentence cache they would time the cache
+        # (bench/cached_ttfa.py does, and turns it back on in extra_args, which come last).
+        cmd += ["--audio-cache-mb", "0"]
         if self.debug:
             cmd += ["--debug"]
         cmd += self.extra_args
