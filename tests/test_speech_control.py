@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -99,7 +100,8 @@ def cached(
     tmp_path_factory: pytest.TempPathFactory, custom_voice_checkpoint: Path, base_checkpoint: Path
 ) -> Iterator[RunningServer]:
     """The defaults: a sentence cache, cloned voices brought to the default target."""
-    yield from _serve(tmp_path_factory, "cached", (custom_voice_checkpoint, base_checkpoint), [])
+    extra = ["--http-host", "127.0.0.1", "--http-port", "0"]
+    yield from _serve(tmp_path_factory, "cached", (custom_voice_checkpoint, base_checkpoint), extra)
 
 
 async def speak(
@@ -368,6 +370,13 @@ async def test_a_cache_hit_is_the_first_take(cached: RunningServer) -> None:
     again = await audio(cached, text, "anna")
     assert again == first
     assert cached.log().count("Sentence cache hit") == hits + 1
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"http://127.0.0.1:{cached.http_port}/metrics") as response:
+            metrics = await response.text()
+    found = re.search(r'qwen_tts_sentence_cache_lookups_total\{result="hit"\} (\S+)', metrics)
+    assert found and float(found.group(1)) >= 1, metrics
 
 
 async def test_a_changed_reference_clip_misses(cached: RunningServer) -> None:
