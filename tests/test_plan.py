@@ -165,3 +165,34 @@ def test_the_cache_key_changes_with_everything_that_changes_the_sound() -> None:
     other_model = Speaker(None, None, lambda request: "model-b", seed=1)  # type: ignore[arg-type]
     other_seed = Speaker(None, None, lambda request: "model-a", seed=2)  # type: ignore[arg-type]
     assert len({speaker.key(base), other_model.key(base), other_seed.key(base)}) == 3
+
+
+def test_markup_that_changes_nothing_heard_does_not_cut_a_sentence() -> None:
+    parts = plan("I <emphasis>really</emphasis> mean it.", ssml=True)  # ryan: no styles
+    assert texts(parts) == ["I really mean it."]
+    parts = plan('Hi <voice name="ryan">there</voice>, you.', ssml=True)
+    assert texts(parts) == ["Hi there, you."]
+
+
+def test_a_zero_length_break_still_stands_for_the_sentence_silence() -> None:
+    defaults = DeliveryDefaults(sentence_silence=0.3)
+    assert texts(plan('One.<break strength="none"/>Two.', ssml=True, defaults=defaults)) == [
+        "One.",
+        "Two.",
+    ]
+
+
+def test_an_overflowing_ssml_volume_is_an_error() -> None:
+    with pytest.raises(SsmlError, match="volume"):
+        plan('<prosody volume="+1' + "0" * 400 + 'dB">Loud.</prosody>', ssml=True)
+
+
+async def test_a_cancelled_silence_or_cached_take_yields_nothing() -> None:
+    from wyoming_qwen_tts.speech.speaker import Speaker
+
+    speaker = Speaker(None, None, lambda request: "m", seed=None)  # type: ignore[arg-type]
+    take = speaker.say(Silence(0.5), group=object())
+    assert [len(pcm) async for pcm in take.audio()] == [24000 * 2 // 2]
+    take = speaker.say(Silence(0.5), group=object())
+    take.cancel()
+    assert [pcm async for pcm in take.audio()] == []

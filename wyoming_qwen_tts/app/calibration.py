@@ -60,8 +60,19 @@ class PremiumLoudness:
             try:
                 for voice in missing:
                     sink = CollectingSink()
-                    engine.synthesize(SynthesisRequest(CALIBRATION_TEXT, voice), sink)
-                    stored[str(voice.speaker)] = measure_lufs(pcm16_to_float(sink.pcm), SAMPLE_RATE)
+                    try:
+                        engine.synthesize(SynthesisRequest(CALIBRATION_TEXT, voice), sink)
+                    except Exception as err:  # noqa: BLE001 - the voice keeps the model's level
+                        _LOGGER.error(
+                            "Could not measure voice '%s' for --loudness-target (%s); it keeps "
+                            "the model's level",
+                            voice.name,
+                            err,
+                        )
+                        continue
+                    measured = measure_lufs(pcm16_to_float(sink.pcm), SAMPLE_RATE)
+                    if measured is not None:
+                        stored[str(voice.speaker)] = measured
             finally:
                 engine.seed = previous_seed
             _write(path, stored)

@@ -179,16 +179,18 @@ class AnswerText:
         for item in items:
             if isinstance(item, SsmlText):
                 if item.prosody != self._prosody:
-                    parts += self._end_sentence()
                     self._prosody = item.prosody
-                    self._run = self._run_for(item.prosody)
-                    self._sentences = SpokenSentences(self._run.choice.language, self._lexicon)
+                    run = self._run_for(item.prosody)
+                    if run != self._run:  # what changes nothing heard does not cut a sentence
+                        parts += self._end_sentence()
+                        self._run = run
+                        self._sentences = SpokenSentences(run.choice.language, self._lexicon)
                 parts += self._utterances(self._sentences.feed(item.text))
             elif isinstance(item, SsmlBreak):
                 parts += self._end_sentence()
                 if item.seconds > 0:
                     parts.append(Silence(item.seconds))
-                    self._paused = True
+                self._paused = True  # a break, even of 0 s, stands for the sentence silence
             elif isinstance(item, SsmlBoundary):
                 parts += self._end_sentence()
         return parts

@@ -31,27 +31,19 @@ class Take(Protocol):
     def cancel(self) -> None: ...
 
 
-class _Silent:
-    def __init__(self, seconds: float) -> None:
-        self._bytes = round(seconds * SAMPLE_RATE) * SAMPLE_WIDTH * CHANNELS
+class _Ready:
+    """Audio that needs no model: a silence, or a cached sentence; cancelled, it yields none."""
 
-    async def audio(self) -> AsyncIterator[bytes]:
-        if self._bytes:
-            yield bytes(self._bytes)
-
-    def cancel(self) -> None:
-        pass
-
-
-class _Cached:
     def __init__(self, pcm: bytes) -> None:
         self._pcm = pcm
+        self._cancelled = False
 
     async def audio(self) -> AsyncIterator[bytes]:
-        yield self._pcm
+        if self._pcm and not self._cancelled:
+            yield self._pcm
 
     def cancel(self) -> None:
-        pass
+        self._cancelled = True
 
 
 class _Spoken:
@@ -110,13 +102,13 @@ class Speaker:
     def say(self, part: Part, group: Hashable) -> Take:
         """Starts one part of the answer ``group`` (a sentence is queued in the scheduler now)."""
         if isinstance(part, Silence):
-            return _Silent(part.seconds)
+            return _Ready(bytes(round(part.seconds * SAMPLE_RATE) * SAMPLE_WIDTH * CHANNELS))
         key = self.key(part) if self.cache is not None else None
         if key is not None:
             assert self.cache is not None
             pcm = self.cache.get(key)
             if pcm is not None:
-                return _Cached(pcm)
+                return _Ready(pcm)
         return _Spoken(part, self.scheduler, group, self.cache, key)
 
     def key(self, utterance: Utterance) -> str:

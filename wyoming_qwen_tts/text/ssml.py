@@ -424,7 +424,7 @@ class SsmlStream:
         if ignored:
             _LOG.debug("SSML: <prosody> %s not supported; ignored", ", ".join(sorted(ignored)))
         volume_db = frame.volume
-        if not math.isinf(volume_db):
+        if volume_db != -math.inf:  # "silent" stays silent; finite sums are clamped
             volume_db = min(max(volume_db, MIN_VOLUME_DB), MAX_VOLUME_DB)
         rate = min(max(frame.rate, MIN_RATE), MAX_RATE)
         frame.prosody = replace(frame.prosody, rate=rate, volume_db=volume_db)
@@ -445,9 +445,10 @@ class SsmlStream:
         word = VOLUME_WORDS.get(value.strip().lower())
         if word is not None:
             return word
-        if _VOLUME.fullmatch(value.strip()) is None:
+        number = float(value.strip()[:-2]) if _VOLUME.fullmatch(value.strip()) else math.nan
+        if not math.isfinite(number):
             self._fail(f"<prosody volume={value!r}>: use silent, x-soft..x-loud or '+6dB'")
-        return float(value.strip()[:-2])
+        return number
 
     def _say_as(self, capture: _Capture, frame: _Frame) -> None:
         text = "".join(capture.parts or ())
