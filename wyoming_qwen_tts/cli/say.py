@@ -91,7 +91,7 @@ def say(
         if sink.closed:
             break
         if isinstance(part, Silence):
-            sink.write_shaped(bytes(round(part.seconds * SAMPLE_RATE) * SAMPLE_WIDTH * CHANNELS))
+            sink.write_shaped(part.pcm)
             continue
         _LOGGER.debug("Speaking %r", part.request.text)
         sink.shaper = Shaper(part.speed, part.gain_db)

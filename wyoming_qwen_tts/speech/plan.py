@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from wyoming_qwen_tts.audio.loudness import gain_to_target
+from wyoming_qwen_tts.audio.pcm import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH
 from wyoming_qwen_tts.engine.interface import SynthesisRequest
 from wyoming_qwen_tts.settings.delivery_options import (
     DEFAULT_TARGET_LUFS,
@@ -69,6 +70,10 @@ class Silence:
     """Exact digital silence."""
 
     seconds: float
+
+    @property
+    def pcm(self) -> bytes:
+        return bytes(round(self.seconds * SAMPLE_RATE) * SAMPLE_WIDTH * CHANNELS)
 
 
 Part = Utterance | Silence

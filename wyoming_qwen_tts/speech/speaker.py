@@ -13,7 +13,6 @@ import logging
 from collections.abc import AsyncIterator, Callable, Hashable
 from typing import Protocol
 
-from wyoming_qwen_tts.audio.pcm import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH
 from wyoming_qwen_tts.audio.sentence_cache import SentenceCache, cache_key
 from wyoming_qwen_tts.engine.interface import SynthesisRequest
 from wyoming_qwen_tts.scheduling.scheduler import Scheduler
@@ -47,40 +46,38 @@ class _Ready:
 
 
 class _Spoken:
-    """A sentence the scheduler synthesizes, shaped by its delivery, and stored in the cache
-    (under ``key``) once its audio has been produced to the end."""
+    """A sentence the scheduler synthesizes, shaped by its delivery, and handed to ``store``
+    (the sentence cache) once its audio has been produced to the end."""
 
     def __init__(
         self,
         utterance: Utterance,
         scheduler: Scheduler,
         group: Hashable,
-        cache: SentenceCache | None,
-        key: str | None,
+        store: Callable[[bytes], None] | None,
     ) -> None:
         self._utterance = utterance
         self._job = scheduler.submit(utterance.request, group=group)
-        self._cache = cache
-        self._key = key
+        self._store = store
 
     def cancel(self) -> None:
         self._job.cancel()
 
     async def audio(self) -> AsyncIterator[bytes]:
         shaper = Shaper(self._utterance.speed, self._utterance.gain_db)
-        kept: list[bytes] | None = [] if self._cache is not None else None
+        keep = self._store is not None
+        kept: list[bytes] = []
         async for pcm in self._job.audio():
             if pcm := shaper.process(pcm):
-                if kept is not None:
+                if keep:
                     kept.append(pcm)
                 yield pcm
         if rest := shaper.flush():
-            if kept is not None:
+            if keep:
                 kept.append(rest)
             yield rest
-        if kept is not None and self._key is not None and not self._job.cancelled:
-            assert self._cache is not None
-            self._cache.put(self._key, b"".join(kept))
+        if self._store is not None and not self._job.cancelled:
+            self._store(b"".join(kept))
 
 
 class Speaker:
@@ -102,14 +99,15 @@ class Speaker:
     def say(self, part: Part, group: Hashable) -> Take:
         """Starts one part of the answer ``group`` (a sentence is queued in the scheduler now)."""
         if isinstance(part, Silence):
-            return _Ready(bytes(round(part.seconds * SAMPLE_RATE) * SAMPLE_WIDTH * CHANNELS))
-        key = self.key(part) if self.cache is not None else None
-        if key is not None:
-            assert self.cache is not None
-            pcm = self.cache.get(key)
-            if pcm is not None:
-                return _Ready(pcm)
-        return _Spoken(part, self.scheduler, group, self.cache, key)
+            return _Ready(part.pcm)
+        cache = self.cache
+        if cache is None:
+            return _Spoken(part, self.scheduler, group, store=None)
+        key = self.key(part)
+        pcm = cache.get(key)
+        if pcm is not None:
+            return _Ready(pcm)
+        return _Spoken(part, self.scheduler, group, store=lambda take: cache.put(key, take))
 
     def key(self, utterance: Utterance) -> str:
         """Everything that changes the sound of an utterance."""
