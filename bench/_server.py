@@ -36,7 +36,7 @@ class ServerProcess:
 
     def __init__(
         self,
-        checkpoint: Path,
+        checkpoint: Path | None,
         *,
         threads: int,
         seed: int,
@@ -64,20 +64,10 @@ class ServerProcess:
             env[name] = str(self.threads)
         env.setdefault("HF_HUB_OFFLINE", "1")
         env.setdefault("TOKENIZERS_PARALLELISM", "false")
-        cmd = [
-            sys.executable,
-            "-m",
-            "wyoming_qwen_tts",
-            "--uri",
-            "tcp://127.0.0.1:0",
-            "--custom-voice-model",
-            str(self.checkpoint),
-            "--no-zeroconf",
-            "--device",
-            self.device,
-            "--seed",
-            str(self.seed),
-        ]
+        cmd = [sys.executable, "-m", "wyoming_qwen_tts", "--uri", "tcp://127.0.0.1:0", "--no-zeroconf"]
+        if self.checkpoint is not None:  # None: a front for remotes (``extra_args`` name them)
+            cmd += ["--custom-voice-model", str(self.checkpoint), "--device", self.device]
+            cmd += ["--seed", str(self.seed)]
         cmd += ["--log-format", LOG_FORMAT]  # wall-clock times; ``problems`` parses them
         # The benches repeat their sentences: with the sentence cache they would time the cache
         # (bench/cached_ttfa.py does, and turns it back on in extra_args, which come last).

@@ -214,7 +214,10 @@ def main() -> None:
     parser.add_argument("--batches", default="1,4,8")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--no-graphs", action="store_true", help="eager steps on CUDA")
-    parser.add_argument("--int8", action="store_true", help="int8 weights (CPU)")
+    parser.add_argument(
+        "--quantize", default="none", choices=["none", "int8", "int4"],
+        help="quantized weights (CPU); upstream is then not measured: its layers lose their weights",
+    )  # fmt: skip
     parser.add_argument("--skip-upstream", action="store_true")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -233,12 +236,12 @@ def main() -> None:
     if not (folder / "config.json").exists():
         seconds, _ = timed("cpu", lambda: build_checkpoint(folder, "custom_voice", size=args.size))
         print(f"built {args.size} checkpoint in {seconds:.1f} s", flush=True)
-    settings = Settings(device=args.device, dtype=args.dtype, max_batch=max(batches), int8=args.int8)
+    settings = Settings(device=args.device, dtype=args.dtype, max_batch=max(batches), quantize=args.quantize)
     options = replace(load_options(settings), cuda_graphs=not args.no_graphs)
     seconds, model = timed(args.device, lambda: QwenModel.load(str(folder), options))
     report["load_s"] = seconds
     report["graphs"] = model.frames.graphs is not None
-    report["int8"] = args.int8
+    report["quantize"] = args.quantize
     print(f"loaded in {seconds:.1f} s (graphs: {report['graphs']})", flush=True)
 
     def section(name: str, run: Any) -> None:
@@ -249,7 +252,7 @@ def main() -> None:
             report[name] = {"error": traceback.format_exc()}
             print(name, "FAILED", report[name]["error"], flush=True)
 
-    if not args.skip_upstream:
+    if not args.skip_upstream and args.quantize == "none":
         section("upstream", lambda: measure_upstream(model, args))
         for rows in batches[1:]:
             section(f"upstream_batch_{rows}", lambda rows=rows: measure_upstream(model, args, rows))
@@ -264,7 +267,7 @@ def main() -> None:
 
 def print_table(report: dict[str, Any], batches: list[int]) -> None:
     print(f"\n{report['size']} on {report['device_name']} (torch {report['torch']}, "
-          f"{report['threads']} threads, graphs {report['graphs']}, int8 {report['int8']}), "
+          f"{report['threads']} threads, graphs {report['graphs']}, quantize {report['quantize']}), "
           f"{report['frames']} frames")
     up = report.get("upstream", {})
     if "ms_per_frame" in up:

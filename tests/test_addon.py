@@ -35,7 +35,7 @@ from wyoming_qwen_tts import __version__
 from wyoming_qwen_tts.app.compose import load_options
 from wyoming_qwen_tts.settings.option import DEVICE_PATTERN
 from wyoming_qwen_tts.settings.options_file import OPTION_DEFAULTS, settings_from_options
-from wyoming_qwen_tts.settings.settings import DTYPES, MODEL_SIZES, Settings
+from wyoming_qwen_tts.settings.settings import DTYPES, MODEL_SIZES, QUANTIZE_SCHEMES, Settings
 from wyoming_qwen_tts.text.languages import LANGUAGES
 from wyoming_qwen_tts.voices.voice import VOICE_NAME_PATTERN
 
@@ -445,6 +445,7 @@ def test_options_and_schema_agree_with_the_package(config: dict[str, Any]) -> No
     assert sorted(choices(schema["language"])) == sorted([*LANGUAGES, "auto"])
     assert choices(schema["cloned_voices"][0]["language"]) == choices(schema["language"])
     assert choices(schema["dtype"]) == list(DTYPES)
+    assert choices(schema["quantize"]) == list(QUANTIZE_SCHEMES)
     assert all(DEVICE_PATTERN.match(device) for device in choices(schema["device"]))
     kind, args, _ = parse_element(schema["cloned_voices"][0]["name"])
     assert (kind, args["pattern"]) == ("match", VOICE_NAME_PATTERN.pattern)

@@ -62,7 +62,8 @@ def test_options_file_keys_map_onto_flags_of_the_speaking_commands() -> None:
 
 
 def test_runtime_options_reach_every_command_that_loads_a_model() -> None:
-    for name in ("device", "dtype", "int8", "data_dir", "cache_dir", "local_files_only", "seed"):
+    names = ("device", "dtype", "quantize", "data_dir", "cache_dir", "local_files_only", "seed")
+    for name in names:
         declared = next(o for o in OPTIONS if o.name == name)
         assert declared.commands == MODELS
 
@@ -75,7 +76,8 @@ def test_each_flag_given_is_given() -> None:
         argv = [declared.flag]
         if declared.kind in ("value", "append"):
             kind = getattr(declared.parse, "__name__", "str")
-            argv.append(values.get(kind, "cpu" if declared.name == "device" else "auto"))
+            default = declared.choices[-1] if declared.choices else "auto"
+            argv.append(values.get(kind, "cpu" if declared.name == "device" else default))
         assert given_fields(parse_args(argv)) == {declared.name}, declared.flag
 
 

@@ -184,7 +184,8 @@ def test_devices(device: str) -> None:
         (
             {"debug": True},
             "unknown option 'debug'; the options are: model_size, voice, language, "
-            "cloned_voices, styles, device, dtype, speed, sentence_silence, debug_logging",
+            "cloned_voices, styles, device, dtype, quantize, speed, sentence_silence, prebuffer, "
+            "max_prebuffer, remote_url, remote_token, debug_logging",
         ),
     ],
 )

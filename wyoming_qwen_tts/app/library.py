@@ -4,7 +4,8 @@ Premium voices come from the CustomVoice checkpoint; cloned voices from the voic
 options file's list). ``refresh`` looks at those files and, when something changed, prepares the
 voices that are new or changed, forgets the removed ones, and builds a new catalog. The
 CustomVoice model is loaded at the first refresh, the Base model when the first cloned voice
-appears. Styles are attached here: only to voices whose model follows instructions. A voice is
+appears. Without an engine (a front for remote engines only) the library offers no voices: the
+remotes' voices are theirs, and cloned voices go to them (``remote.pool``). Styles are attached here: only to voices whose model follows instructions. A voice is
 prepared here, before it is offered, so a request never prepares one on a model's worker.
 
 ``refresh`` and ``voice`` block (they load models and encode references): call them off the
@@ -43,7 +44,7 @@ FileState = dict[str, tuple[int, int]]
 
 
 class VoiceLibrary:
-    def __init__(self, engine: Engine, settings: Settings, options: LoadOptions) -> None:
+    def __init__(self, engine: Engine | None, settings: Settings, options: LoadOptions) -> None:
         self.engine = engine
         self.settings = settings
         self._options = options
@@ -56,10 +57,13 @@ class VoiceLibrary:
 
     @property
     def watches_files(self) -> bool:
-        return self.settings.voices_dir is not None or bool(self.settings.cloned_voices)
+        clones_here = self.engine is not None and self.settings.base_model is not None
+        return clones_here and (self.settings.voices_dir is not None or bool(self.settings.cloned_voices))
 
     def backends(self) -> dict[ModelKind, SynthesisBackend]:
         """One backend per loaded model (a model loaded by a later refresh adds one)."""
+        if self.engine is None:
+            return {}
         return {kind: self.engine.batch(kind) for kind in self.engine.models}
 
     @staticmethod
@@ -102,6 +106,9 @@ class VoiceLibrary:
 
         The Base model is loaded for the first cloned voice (``engine.models`` then holds it).
         """
+        if self.engine is None:
+            first, self._files = self._files is None, {}
+            return first
         files = self._file_state()
         if files == self._files:
             return False
@@ -148,6 +155,8 @@ class VoiceLibrary:
         if ModelKind.BASE in self.engine.models:
             return True
         source = self.settings.base_model
+        if source is None:  # cloned voices go to the remotes, if any (``app.compose``)
+            return False
         _LOGGER.info("Loading the Base model %s for cloned voices", source)
         try:
             self._load(source, ModelKind.BASE)

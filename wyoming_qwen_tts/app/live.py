@@ -1,7 +1,8 @@
 """The one set of voices every interface offers, kept current.
 
 The voices-dir poller and the HTTP side's own writes both refresh it here, one refresh at a
-time; whoever listens (the Wyoming side's Info, Home Assistant) hears of each change at once.
+time, and the remotes say when theirs change; whoever listens (the Wyoming side's Info, Home
+Assistant) hears of each change at once.
 """
 
 from __future__ import annotations
@@ -27,10 +28,28 @@ class LiveVoices:
         self.speech = speech
         self._lock = asyncio.Lock()
         self._listeners: list[Listener] = []
+        self._announcing: set[asyncio.Task[None]] = set()
 
     @property
     def catalog(self) -> VoiceCatalog:
-        return self.speech.library.catalog
+        return self.speech.catalog
+
+    def remote_changed(self) -> None:
+        """The remotes' voices changed (on the event loop): tells the listeners soon."""
+        task = asyncio.get_running_loop().create_task(self._announce_locked())
+        self._announcing.add(task)
+        task.add_done_callback(self._announcing.discard)
+
+    async def _announce_locked(self) -> None:
+        async with self._lock:
+            await self._announce()
+
+    async def _announce(self) -> None:
+        _LOGGER.info("Voices: %s", ", ".join(self.catalog.names) or "none")
+        for listener in self._listeners:
+            result = listener(self.catalog)
+            if result is not None:
+                await result
 
     def listen(self, listener: Listener) -> None:
         """Calls ``listener`` with the new catalog after every change (a coroutine is awaited)."""
@@ -42,11 +61,7 @@ class LiveVoices:
             changed = await _in_daemon_thread(self.speech.library.refresh)
             if changed:
                 self.speech.add_new_backends()
-                _LOGGER.info("Voices: %s", ", ".join(self.catalog.names) or "none")
-                for listener in self._listeners:
-                    result = listener(self.catalog)
-                    if result is not None:
-                        await result
+                await self._announce()
             return changed
 
 

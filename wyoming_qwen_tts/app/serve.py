@@ -46,7 +46,7 @@ async def serve(settings: Settings) -> None:
         except HttpStartupError as err:
             raise compose.StartupError(str(err)) from err
     speech = await asyncio.to_thread(compose.speech, settings)
-    voices = VoiceOffer(speech.library.catalog)
+    voices = VoiceOffer(speech.catalog)
     connections = ConnectionLimiter(settings.max_connections)
     metrics = SpeechMetrics(speech.scheduler, speech.speaking.speaker.cache)
 
@@ -65,6 +65,10 @@ async def serve(settings: Settings) -> None:
 
     live = LiveVoices(speech)
     live.listen(voices.update)
+    if speech.remote is not None:
+        speech.remote.on_change = live.remote_changed
+        await speech.remote.start(wait=settings.remote_timeout)
+        voices.update(speech.catalog)
     watcher = None
     if settings.voices_poll_interval > 0 and speech.library.watches_files:
         watcher = asyncio.create_task(_watch_voices(live, settings.voices_poll_interval))
@@ -84,6 +88,9 @@ async def serve(settings: Settings) -> None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(http.stop(), SHUTDOWN_TIMEOUT_S)
         speech.close(timeout=SHUTDOWN_TIMEOUT_S)
+        if speech.remote is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(speech.remote.close(), SHUTDOWN_TIMEOUT_S)
         _LOGGER.debug("Stopped")
 
 
@@ -128,7 +135,7 @@ def _http_server(
         after_change,
         voices_dir=settings.voices_dir,
         max_upload_bytes=settings.max_upload_bytes,
-        render=compose.design_renderer(settings),
+        render=compose.design_renderer(settings) if speech.library.engine is not None else None,
     )
     config = http_config(settings)
     status = Status(device=speech.device, models=speech.models)

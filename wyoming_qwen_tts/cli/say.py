@@ -1,27 +1,34 @@
 """``wyoming-qwen-tts say``: speak a text in one voice into a WAV file or to stdout, streaming.
 
 It loads only the model the voice needs (the Base model for a cloned voice, else the CustomVoice
-model), plans the text as the server does (sentences, the lexicon, the normalizer, sentence
-silence), and writes the audio of each frame chunk as soon as the engine produces it, shaped by
-the voice's speed and loudness.
+model), or, with ``--remote-url``, asks the remotes, plans the text as the server does
+(sentences, the lexicon, the normalizer, sentence silence), and writes the audio of each frame
+chunk as soon as it is produced, shaped by the voice's speed and loudness.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import BinaryIO
 
 from wyoming_qwen_tts.app.calibration import PremiumLoudness
 from wyoming_qwen_tts.app.compose import one_voice
 from wyoming_qwen_tts.audio.pcm import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH
 from wyoming_qwen_tts.audio.wav_stream import StreamingWavWriter
-from wyoming_qwen_tts.engine.interface import ModelLoadError, SynthesisCancelled
+from wyoming_qwen_tts.engine.interface import (
+    AudioSink,
+    ModelLoadError,
+    SynthesisCancelled,
+    SynthesisRequest,
+)
 from wyoming_qwen_tts.settings.settings import Settings
 from wyoming_qwen_tts.speech.plan import AnswerText, DeliveryDefaults, Silence
 from wyoming_qwen_tts.speech.shaping import Shaper
 from wyoming_qwen_tts.text.pronunciation import Lexicon, LexiconError, load_lexicon
-from wyoming_qwen_tts.voices.voice import VoiceChoice, VoiceError, VoiceKind
+from wyoming_qwen_tts.voices.voice import Voice, VoiceCatalog, VoiceChoice, VoiceError, VoiceKind
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -67,23 +74,74 @@ def say(
 
     ``settings.language`` (when not Auto) wins over the voice's own language.
     """
+    if settings.remote_urls:
+        return asyncio.run(_say_remotely(settings, text, output, style))
     try:
         engine, chosen = one_voice(settings)
-        instruct = chosen.instruct_for(style)
     except (VoiceError, ModelLoadError) as err:
         raise SayError(str(err)) from err
-    language = settings.language or chosen.language
     defaults = DeliveryDefaults.from_settings(settings)
     if isinstance(settings.loudness_target, float) and chosen.kind is VoiceKind.PREMIUM:
         loudness = PremiumLoudness(settings.loudness_cache_dir)
         loudness.measure(engine, [chosen])
         defaults = DeliveryDefaults.from_settings(settings, loudness)
+
+    async def speak(request: SynthesisRequest, sink: AudioSink) -> None:
+        engine.synthesize(request, sink)
+
+    return asyncio.run(_speak(settings, text, output, chosen, style, defaults, speak))
+
+
+async def _say_remotely(settings: Settings, text: str, output: BinaryIO, style: str | None) -> float:
+    """``say`` through the remotes: the voice is theirs, the plan and the shaping ours."""
+    from wyoming_qwen_tts.remote.pool import RemotePool
+    from wyoming_qwen_tts.remote.server import RemoteError, RemoteServer
+
+    servers = [
+        RemoteServer(url, token=settings.remote_token, timeout=settings.remote_timeout)
+        for url in settings.remote_urls
+    ]
+    remote = RemotePool(servers, max_requests=1)
+    await remote.start(wait=settings.remote_timeout)
+    try:
+        if not remote.voices:
+            raise SayError(f"no remote answered: {', '.join(settings.remote_urls)}; see the log")
+        try:
+            chosen = VoiceCatalog(remote.voices).resolve(settings.voice)
+        except VoiceError as err:
+            raise SayError(str(err)) from err
+
+        async def speak(request: SynthesisRequest, sink: AudioSink) -> None:
+            try:
+                async for pcm in remote.submit(request, group=0).audio():
+                    sink.write(pcm)
+            except RemoteError as err:
+                raise SayError(str(err)) from err
+
+        defaults = DeliveryDefaults.from_settings(settings)
+        return await _speak(settings, text, output, chosen, style, defaults, speak)
+    finally:
+        await remote.close()
+
+
+async def _speak(
+    settings: Settings,
+    text: str,
+    output: BinaryIO,
+    chosen: Voice,
+    style: str | None,
+    defaults: DeliveryDefaults,
+    speak: Callable[[SynthesisRequest, AudioSink], Awaitable[None]],
+) -> float:
+    try:
+        instruct = chosen.instruct_for(style)
+    except VoiceError as err:
+        raise SayError(str(err)) from err
     plan = AnswerText(
-        VoiceChoice(chosen, language, instruct),
+        VoiceChoice(chosen, settings.language or chosen.language, instruct),
         defaults=defaults,
         lexicon=_lexicon(settings),
     )
-
     wav = StreamingWavWriter(output, SAMPLE_RATE, CHANNELS, SAMPLE_WIDTH)
     sink = _WavSink(wav)
     started = time.monotonic()
@@ -96,7 +154,7 @@ def say(
         _LOGGER.debug("Speaking %r", part.request.text)
         sink.shaper = Shaper(part.speed, part.gain_db)
         try:
-            engine.synthesize(part.request, sink)
+            await speak(part.request, sink)
         except SynthesisCancelled:
             break
         sink.write_shaped(sink.shaper.flush())

@@ -12,15 +12,18 @@ stopped just before it would start the talker: there is one definition of the pr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from wyoming_qwen_tts.engine.kv_cache import StaticKVCache
-from wyoming_qwen_tts.engine.layers import DecoderStack, RotaryTable, linear, quantize_int8
+from wyoming_qwen_tts.engine.layers import DecoderStack, RotaryTable, fused_linear, linear
 from wyoming_qwen_tts.engine.sampling import SamplingParams, process_logits, sample
+
+if TYPE_CHECKING:
+    from wyoming_qwen_tts.engine.quantize import Quantizer
 
 
 class _PromptCaptured(Exception):
@@ -123,8 +126,15 @@ class FrameLoop:
     """Generates frames for up to ``max_batch`` utterances at once on one upstream model."""
 
     def __init__(
-        self, model: nn.Module, *, max_batch: int = 1, slots: int = 512, int8: bool = False
+        self,
+        model: nn.Module,
+        *,
+        max_batch: int = 1,
+        slots: int = 512,
+        quantizer: Quantizer | None = None,
     ) -> None:
+        """``quantizer``: quantize every linear layer of the talker and the code predictor,
+        heads included (CPU)."""
         self.model = model
         self.talker = model.talker
         self.predictor = model.talker.code_predictor
@@ -152,10 +162,12 @@ class FrameLoop:
             dtype=self.dtype,
             device=self.device,
         )
-        if int8:  # every linear layer of the talker and the code predictor, heads included
-            quantize_int8(self.talker)
-        self.talker_stack = DecoderStack(self.talker.model, int8=int8)
-        self.predictor_stack = DecoderStack(self.predictor.model, int8=int8)
+        project = fused_linear if quantizer is None else quantizer.fused
+        self.talker_stack = DecoderStack(self.talker.model, project=project)
+        self.predictor_stack = DecoderStack(self.predictor.model, project=project)
+        if quantizer is not None:
+            quantizer.replace_linears(self.talker)
+            quantizer.finish()
         self.talker_rotary = RotaryTable(self.talker.model.rotary_emb, multimodal=True, dtype=self.dtype)
         self.predictor_rotary = RotaryTable(
             self.predictor.model.rotary_emb, multimodal=False, dtype=self.dtype

@@ -44,8 +44,11 @@ class LoadOptions:
     local_files_only: bool
     max_batch: int
     """Requests generated together, one frame each per step."""
-    int8: bool
-    """On CPU, dynamically quantized int8 weights: faster, no longer upstream's exact codes."""
+    quantize: str = "none"
+    """On CPU, ``int8`` or ``int4`` weights for the talker and the code predictor: faster and
+    smaller, no longer upstream's exact codes (``engine.quantize``); ``none``."""
+    quantized_cache_dir: Path | None = None
+    """Where quantized weights are kept between starts; None: quantize at every load."""
     cuda_graphs: bool = True
     """On CUDA, capture the per-frame steps as CUDA graphs at load."""
 

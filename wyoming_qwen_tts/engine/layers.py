@@ -9,7 +9,6 @@ position with upstream's rotary module.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -67,17 +66,16 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
     return out.reshape(rows, 1, -1)
 
 
-def _concatenated(*modules: nn.Module) -> Projection:
-    return lambda x: torch.cat([module(x) for module in modules], dim=-1)
+def fused_linear(modules: list[nn.Linear]) -> Projection:
+    """One product for ``modules`` side by side (their outputs concatenated), through ``linear``."""
+    if len(modules) == 1:
+        return partial(linear, weight=modules[0].weight, bias=modules[0].bias)
+    return partial(linear, weight=_fuse(modules, "weight"), bias=_fuse(modules, "bias"))
 
 
-def quantize_int8(module: nn.Module) -> nn.Module:
-    """Replaces ``module``'s linear layers by dynamically quantized int8 ones (CPU)."""
-    from torch.ao.quantization import quantize_dynamic
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch.ao.quantization announces its move to torchao
-        return quantize_dynamic(module, {nn.Linear}, dtype=torch.qint8, inplace=True)
+ProjectionMaker = Callable[[list[nn.Linear]], Projection]
+"""Makes one projection of linear modules side by side: ``fused_linear``, or quantized ones
+(``quantize.Quantizer.fused``)."""
 
 
 def _fuse(modules: list[nn.Linear], attribute: str) -> torch.Tensor | None:
@@ -100,8 +98,8 @@ def _fuse(modules: list[nn.Linear], attribute: str) -> torch.Tensor | None:
 class DecoderStack:
     """The layers and final norm of an upstream talker or code-predictor model."""
 
-    def __init__(self, model: nn.Module, *, int8: bool = False) -> None:
-        """``int8``: ``model``'s linear layers were replaced by ``quantize_int8``."""
+    def __init__(self, model: nn.Module, *, project: ProjectionMaker = fused_linear) -> None:
+        """``project`` makes the layers' projections from upstream's linear modules."""
         config = model.config
         self.eps = config.rms_norm_eps
         self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
@@ -119,26 +117,15 @@ class DecoderStack:
                     attention.k_norm.weight.detach().expand(self.kv_heads, -1),
                 ]
             )
-            projections = [attention.q_proj, attention.k_proj, attention.v_proj]
-            if int8:  # the modules are quantized already (``quantize_int8``): call them
-                qkv = _concatenated(*projections)
-                gate_up = _concatenated(mlp.gate_proj, mlp.up_proj)
-                o_proj, down_proj = attention.o_proj, mlp.down_proj
-            else:
-                weight = _fuse(projections, "weight")
-                qkv = partial(linear, weight=weight, bias=_fuse(projections, "bias"))
-                gate_up = partial(linear, weight=_fuse([mlp.gate_proj, mlp.up_proj], "weight"))
-                o_proj = partial(linear, weight=attention.o_proj.weight, bias=attention.o_proj.bias)
-                down_proj = partial(linear, weight=mlp.down_proj.weight)
             self.layers.append(
                 _Layer(
                     input_norm=layer.input_layernorm.weight,
                     post_norm=layer.post_attention_layernorm.weight,
-                    qkv=qkv,
+                    qkv=project([attention.q_proj, attention.k_proj, attention.v_proj]),
                     qk_norm=qk_norm,
-                    o_proj=o_proj,
-                    gate_up=gate_up,
-                    down_proj=down_proj,
+                    o_proj=project([attention.o_proj]),
+                    gate_up=project([mlp.gate_proj, mlp.up_proj]),
+                    down_proj=project([mlp.down_proj]),
                     act=mlp.act_fn,
                 )
             )

@@ -21,6 +21,7 @@ from wyoming_qwen_tts.engine.compat import import_qwen_tts
 from wyoming_qwen_tts.engine.cuda_graphs import CudaGraphs
 from wyoming_qwen_tts.engine.frames import FrameLoop, Prompt, capture_prompt
 from wyoming_qwen_tts.engine.interface import LoadOptions, ModelKind, ModelLoadError
+from wyoming_qwen_tts.engine.quantize import Kernels, Quantizer, cache_file, check_kernels
 from wyoming_qwen_tts.engine.sampling import SamplingParams
 
 _LOGGER = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ class QwenModel:
         wrapper: Any,
         source: str,
         max_batch: int = 1,
-        int8: bool = False,
+        quantizer: Quantizer | None = None,
         weights: str = "",
     ) -> None:
         self.wrapper = wrapper
@@ -76,13 +77,21 @@ class QwenModel:
         """What identifies the checkpoint's files (see ``weights_fingerprint``); "" if unknown."""
         self.kind = ModelKind(wrapper.model.tts_model_type)
         self.codec = StreamingCodecDecoder(wrapper.model.speech_tokenizer.model.decoder)
-        self.frames = FrameLoop(wrapper.model, max_batch=max_batch, int8=int8)
+        self.frames = FrameLoop(wrapper.model, max_batch=max_batch, quantizer=quantizer)
 
     @classmethod
     def load(cls, source: str, options: LoadOptions) -> QwenModel:
         qwen_tts = import_qwen_tts()
         device = resolve_device(options.device)
         dtype = resolve_dtype(options.dtype, device)
+        kernels = None
+        if options.quantize != "none":
+            if device != "cpu":
+                raise ModelLoadError(
+                    f"--quantize {options.quantize}: quantized weights are for the CPU; on a GPU "
+                    f"({device}) use --quantize none"
+                )
+            kernels = check_kernels(options.quantize)
         _LOGGER.info("Loading %s on %s as %s", source, device, str(dtype).removeprefix("torch."))
         started = time.monotonic()
         kwargs: dict[str, Any] = {
@@ -106,11 +115,11 @@ class QwenModel:
         wrapper.model.eval()
         if device != "cpu":
             wrapper.model.speech_tokenizer.model.float()  # a bf16 codec gave NaN/silence elsewhere
-        if options.int8 and device != "cpu":
-            raise ModelLoadError("int8 weights are for the CPU; on a GPU leave --int8 off")
-        model = cls(
-            wrapper, source, options.max_batch, options.int8, weights_fingerprint(source, options)
-        )
+        weights = weights_fingerprint(source, options)
+        quantizer = None
+        if kernels is not None:
+            quantizer = _quantizer(wrapper.model.talker, source, weights, options, kernels)
+        model = cls(wrapper, source, options.max_batch, quantizer, weights)
         if device.startswith("cuda") and options.cuda_graphs:
             model.frames.graphs = _capture_graphs(model.frames, model.subtalker_params())
         _LOGGER.info(
@@ -209,6 +218,26 @@ class QwenModel:
         if self.kind is ModelKind.CUSTOM_VOICE:
             kwargs["speakers"] = [given.speaker]
         return kwargs
+
+
+def _quantizer(
+    talker: Any, source: str, weights: str, options: LoadOptions, kernels: Kernels
+) -> Quantizer:
+    _LOGGER.warning(
+        "--quantize %s: the talker's and code predictor's weights are quantized, so the speech "
+        "is no longer upstream's exact output",
+        options.quantize,
+    )
+    if not kernels.vectorized:
+        _LOGGER.warning(
+            "torch has no vectorized kernel for quantized weights on this CPU (%s): --quantize "
+            "%s is likely slower here than --quantize none",
+            kernels.capability,
+            options.quantize,
+        )
+    folder = options.quantized_cache_dir
+    path = cache_file(folder, source, weights, options.quantize, kernels) if folder else None
+    return Quantizer(options.quantize, kernels, talker, path)
 
 
 CUDA_GRAPH_SLOTS = 2048

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib.resources import files
@@ -85,6 +86,7 @@ def build_app(
     app = web.Application(
         middlewares=[_errors, _access(config)], client_max_size=1024 * 1024
     )
+    started = int(time.time())
 
     async def health(request: web.Request) -> web.Response:
         return web.json_response(
@@ -97,6 +99,14 @@ def build_app(
                 "requests_in_progress": speech.in_progress,
             }
         )
+
+    async def models(request: web.Request) -> web.Response:
+        """vLLM's model list: what the front of a remote reads to name the remote's model."""
+        data = [
+            {"id": model, "object": "model", "created": started, "owned_by": "wyoming-qwen-tts"}
+            for model in status.models()
+        ]
+        return web.json_response({"object": "list", "data": data})
 
     async def metrics_text(request: web.Request) -> web.Response:
         body = generate_latest(metrics.registry)
@@ -121,6 +131,7 @@ def build_app(
     app.router.add_static("/static/", Path(str(STATIC)))
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics_text)
+    app.router.add_get("/v1/models", models)
     app.router.add_get("/v1/lexicon", lexicon_entries)
     app.router.add_post("/v1/audio/speech", speech.handle)
     app.router.add_get("/v1/audio/voices", voices.list)

@@ -4,7 +4,11 @@ that leaves while it is generated.
 ``wav`` and ``pcm`` stream sentence by sentence, frame chunk by frame chunk (a streamed WAV's
 header gives its sizes as unknown, as a pipe's does); ``flac``, ``mp3`` and ``opus`` are whole
 files and leave when the last sentence is spoken. ``stream_format: "sse"`` wraps the same bytes
-in OpenAI's ``speech.audio.delta`` / ``speech.audio.done`` events.
+in ``speech.audio.delta`` / ``speech.audio.done`` events, framed as vLLM-Omni frames them
+(``event:`` and ``data:`` lines, a ``speech.audio.error`` event when speaking fails mid-way).
+
+Where OpenAI and vLLM-Omni differ, this follows vLLM-Omni 0.30 (``protocol/audio.py``): ``stream:
+true`` without a ``stream_format`` means SSE, and ``stream_format: "audio"`` means raw bytes.
 """
 
 from __future__ import annotations
@@ -94,7 +98,10 @@ class SpeechParams:
                 f"{', '.join(formats)}",
                 "response_format",
             )
-        stream_format = _string(body, "stream_format") or "audio"
+        for flag in ("stream",):
+            if body.get(flag) is not None and not isinstance(body[flag], bool):
+                raise ApiError(400, f"'{flag}' must be true or false", flag)
+        stream_format = _string(body, "stream_format") or ("sse" if body.get("stream") else "audio")
         if stream_format not in ("audio", "sse"):
             raise ApiError(400, "stream_format must be 'audio' or 'sse'", "stream_format")
         speed = body.get("speed", 1.0)
@@ -109,9 +116,6 @@ class SpeechParams:
         text_format = _string(body, "text_format") or "text"
         if text_format not in ("text", "ssml"):
             raise ApiError(400, "'text_format' must be 'text' or 'ssml'", "text_format")
-        for flag in ("stream",):
-            if body.get(flag) is not None and not isinstance(body[flag], bool):
-                raise ApiError(400, f"'{flag}' must be true or false", flag)
         try:
             language = model_language(_string(body, "language"))
         except ValueError as err:
@@ -173,6 +177,7 @@ class SpeechEndpoint:
             outcome = "ok"
         except (ConnectionError, asyncio.CancelledError):
             outcome = "cancelled"
+            _LOGGER.info("HTTP: speech request cancelled by the client after %d bytes", sent)
             raise
         finally:
             self.in_progress -= 1
@@ -227,22 +232,39 @@ class SpeechEndpoint:
         return CONTENT_TYPES[params.response_format]
 
     async def _encoded(self, params: SpeechParams, parts: list[Part]) -> AsyncIterator[bytes]:
+        if params.stream_format == "audio":
+            async with contextlib.aclosing(self._audio(params, parts)) as chunks:
+                async for data in chunks:
+                    yield data
+            return
+        try:
+            async with contextlib.aclosing(self._audio(params, parts)) as chunks:
+                async for data in chunks:
+                    audio = base64.b64encode(data).decode()
+                    yield _sse(
+                        {
+                            "type": "speech.audio.delta",
+                            "audio": audio,
+                            "response_format": params.response_format,
+                        }
+                    )
+        except Exception as err:  # noqa: BLE001 - told in the stream, as vLLM-Omni does
+            _LOGGER.exception("HTTP: speaking failed mid-stream")
+            error = {"message": str(err), "type": "server_error", "param": None, "code": 500}
+            yield _sse({"type": "speech.audio.error", "error": error})
+            return
+        words = len(params.input.split())
+        usage = {"input_tokens": words, "output_tokens": 0, "total_tokens": words}
+        yield _sse({"type": "speech.audio.done", "usage": usage})
+
+    async def _audio(self, params: SpeechParams, parts: list[Part]) -> AsyncIterator[bytes]:
         async with contextlib.aclosing(self.pcm(parts)) as pcm:
             if params.response_format in STREAMED_FORMATS:
                 chunks = _with_wav_header(pcm) if params.response_format == "wav" else pcm
             else:
                 chunks = _whole_file(pcm, params.response_format)
             async for data in chunks:
-                if params.stream_format == "audio":
-                    yield data
-                else:
-                    audio = base64.b64encode(data).decode()
-                    yield _sse({"type": "speech.audio.delta", "audio": audio})
-        if params.stream_format == "audio":
-            return
-        words = len(params.input.split())
-        usage = {"input_tokens": words, "output_tokens": 0, "total_tokens": words}
-        yield _sse({"type": "speech.audio.done", "usage": usage})
+                yield data
 
     async def pcm(self, parts: list[Part]) -> AsyncIterator[bytes]:
         """The parts' audio, sentence after sentence as it is generated.
@@ -292,7 +314,8 @@ def _encode(samples: np.ndarray, container: str, subtype: str) -> bytes:
 
 
 def _sse(event: dict[str, Any]) -> bytes:
-    return f"data: {json.dumps(event)}\n\n".encode()
+    data = json.dumps(event, separators=(",", ":"))
+    return f"event: {event['type']}\ndata: {data}\n\n".encode()
 
 
 async def json_object(request: web.Request) -> Mapping[str, Any]:

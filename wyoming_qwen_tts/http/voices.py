@@ -49,6 +49,21 @@ def voice_details(voice: Voice) -> dict[str, Any]:
     }
 
 
+def uploaded_details(voice: Voice) -> dict[str, Any]:
+    """A cloned voice as vLLM-Omni lists an uploaded one."""
+    details: dict[str, Any] = {"name": voice.name, "mime_type": "audio/wav"}
+    reference = voice.reference
+    if reference is not None:
+        details["ref_text"] = reference.transcript
+        try:
+            stat = reference.audio_path.stat()
+        except OSError:
+            pass
+        else:
+            details.update(created_at=int(stat.st_mtime), file_size=stat.st_size)
+    return details
+
+
 @dataclass
 class _Preview:
     description: str
@@ -79,10 +94,14 @@ class VoicesEndpoints:
         self._previews: dict[str, _Preview] = {}
 
     async def list(self, request: web.Request) -> web.Response:
+        """vLLM-Omni's ``voices`` and ``uploaded_voices``, and this server's ``details``."""
         voices = list(self.catalog())
         return web.json_response(
             {
                 "voices": [voice.name for voice in voices],
+                "uploaded_voices": [
+                    uploaded_details(voice) for voice in voices if voice.kind is VoiceKind.CLONE
+                ],
                 "details": [voice_details(voice) for voice in voices],
                 "design": self._render is not None and self._voices_dir is not None,
                 "can_add": self._voices_dir is not None,

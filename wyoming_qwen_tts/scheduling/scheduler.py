@@ -19,12 +19,30 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Hashable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from wyoming_qwen_tts.engine.interface import SynthesisBackend, SynthesisCancelled, SynthesisRequest
 
 _LOGGER = logging.getLogger(__name__)
 
 _DONE = object()
+
+
+class SpeechJob(Protocol):
+    """One submitted sentence, local or remote: iterate ``audio()`` on the event loop."""
+
+    @property
+    def cancelled(self) -> bool: ...
+
+    def cancel(self) -> None: ...
+
+    def audio(self) -> AsyncIterator[bytes]: ...
+
+
+class RemoteEngines(Protocol):
+    """The remotes (``remote.pool.RemotePool``), for voices a remote speaks."""
+
+    def submit(self, request: SynthesisRequest, group: Hashable) -> SpeechJob: ...
 
 
 class Job:
@@ -204,14 +222,16 @@ class _Worker:
 
 
 class Scheduler:
-    """Routes each request to the worker of its model."""
+    """Routes each request to the worker of its model, or to the remotes for a remote voice."""
 
     def __init__(
         self,
         backends: Mapping[Hashable, SynthesisBackend],
         route: Callable[[SynthesisRequest], Hashable],
+        remote: RemoteEngines | None = None,
     ) -> None:
         self._route = route
+        self._remote = remote
         self._workers = {key: _Worker(f"model-{key}", backend) for key, backend in backends.items()}
         for worker in self._workers.values():
             worker.thread.start()
@@ -227,10 +247,14 @@ class Scheduler:
                 worker.thread.start()
                 self._workers[key] = worker
 
-    def submit(self, request: SynthesisRequest, group: Hashable) -> Job:
+    def submit(self, request: SynthesisRequest, group: Hashable) -> SpeechJob:
         """Queues one sentence of the answer ``group``."""
         if self._closed:
             raise RuntimeError("the server is shutting down")
+        if request.voice.remote:
+            if self._remote is None:
+                raise RuntimeError(f"voice '{request.voice.name}' is remote, and no remote is set")
+            return self._remote.submit(request, group)
         job = Job(request, group, asyncio.get_running_loop())
         self._workers[self._route(request)].inbox.put(job)
         return job

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from wyoming_qwen_tts.settings.option import SPEAKING, Option
 from wyoming_qwen_tts.settings.options_file import file_values
-from wyoming_qwen_tts.settings.settings import OPTIONS, Settings
+from wyoming_qwen_tts.settings.settings import OPTIONS, Settings, remote_leaves_out_models
 
 _COMMAND = "settings_command"
 _NEGATED = "negated:"
@@ -77,7 +77,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
             values[declared.name] = _flag_value(declared, args)
         elif declared.env and os.environ.get(declared.env) and command in declared.commands:
             values[declared.name] = os.environ[declared.env]
-    return replace(Settings(), **values)
+    return replace(Settings(), **remote_leaves_out_models(values))
 
 
 def _flag_value(declared: Option, args: argparse.Namespace) -> object:

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from wyoming_qwen_tts.settings.option import AddonContext, Option
-from wyoming_qwen_tts.settings.settings import OPTIONS, Settings
+from wyoming_qwen_tts.settings.settings import LOCAL_MODELS, OPTIONS, Settings, remote_leaves_out_models
 
 FILE_OPTIONS: tuple[Option, ...] = tuple(o for o in OPTIONS if o.addon is not None)
 """The options an options file sets."""
@@ -65,6 +65,8 @@ def file_values(
         if problem is not None:
             raise ValueError(f"{label} {problem}")
         values[declared.name] = value
+    if values.get("remote_urls"):  # the add-on's model_size is for a model of its own
+        values = {name: value for name, value in values.items() if name not in LOCAL_MODELS}
     return values
 
 
@@ -72,7 +74,7 @@ def settings_from_options(
     source: Path | str | Mapping[str, Any], *, voices_dir: Path | None = None
 ) -> Settings:
     """Settings from an options file alone: what the file sets, defaults for the rest."""
-    return replace(Settings(), **file_values(source, voices_dir=voices_dir))
+    return replace(Settings(), **remote_leaves_out_models(file_values(source, voices_dir=voices_dir)))
 
 
 def _read_options_file(path: Path) -> Mapping[str, Any]:

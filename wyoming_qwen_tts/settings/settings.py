@@ -41,6 +41,7 @@ from wyoming_qwen_tts.settings.delivery_options import (
     loudness_target,
     speed_check,
 )
+from wyoming_qwen_tts.settings.remote_options import addon_remote_urls, remote_urls
 from wyoming_qwen_tts.settings.voice_options import read_cloned_voices, read_styles
 from wyoming_qwen_tts.text.languages import model_language
 from wyoming_qwen_tts.voices.styles import Style
@@ -52,7 +53,16 @@ DEFAULT_BASE_MODEL = "Qwen/Qwen3-TTS-12Hz-0.6B-Base"
 DEFAULT_VOICE_DESIGN_MODEL = "Qwen/Qwen3-TTS-12Hz-1.7B-VoiceDesign"
 DEFAULT_ZEROCONF_NAME = "qwen3-tts"
 DTYPES = ("auto", "float32", "bfloat16", "float16")
+QUANTIZE_SCHEMES = ("none", "int8", "int4")
 MODEL_SIZES = ("0.6B", "1.7B")
+PREBUFFER_MODES = ("auto", "off")
+MAX_PREBUFFER = 10.0
+
+
+def prebuffer_check(value: float) -> str | None:
+    if 0.0 <= value <= MAX_PREBUFFER:
+        return None
+    return f"must be 0 to {MAX_PREBUFFER:g} seconds, got {value:g}"
 
 
 def model_ids(size: str) -> tuple[str, str]:
@@ -70,6 +80,7 @@ def _model_of_size(index: int):  # noqa: ANN202 - an options-file reader (settin
 _LIMITS = "limits"
 _DELIVERY = "speech: speed, pauses, loudness, pronunciation, repeats"
 _HTTP = "HTTP: web page and speech API"
+_REMOTE = "remote engines: vLLM-Omni or other servers of ours"
 
 
 @dataclass(frozen=True)
@@ -90,11 +101,13 @@ class Settings:
         addon_default="0.6B",
         from_addon=_model_of_size(0),
     )
-    base_model: str = option(
+    base_model: str | None = option(
         DEFAULT_BASE_MODEL,
-        "Base checkpoint for cloned voices; loaded only when `--voices-dir` holds voices",
+        "Base checkpoint for cloned voices; loaded only when `--voices-dir` holds voices; "
+        "`none`: cloned voices go to a remote, or are not offered",
         flag="--base-model",
         commands=SPEAKING,
+        convert=optional_model,
         addon="model_size",
         addon_default="0.6B",
         from_addon=_model_of_size(1),
@@ -176,12 +189,16 @@ class Settings:
         addon_default="auto",
         from_addon=addon_choice(DTYPES),
     )
-    int8: bool = option(
-        False,
-        "CPU only, experimental: int8 weights, 3.6x faster, but no longer upstream's exact output",
-        flag="--int8",
+    quantize: str = option(
+        "none",
+        "CPU only: `int8` or `int4` weights for the talker and code predictor, faster and "
+        "smaller, but no longer upstream's exact output; `none`",
+        flag="--quantize",
         commands=MODELS,
-        kind="switch",
+        choices=QUANTIZE_SCHEMES,
+        addon="quantize",
+        addon_default="none",
+        from_addon=addon_choice(QUANTIZE_SCHEMES),
     )
     zeroconf_name: str | None = option(
         DEFAULT_ZEROCONF_NAME,
@@ -282,6 +299,30 @@ class Settings:
         parse=int,
         check=at_least(1),
     )
+    prebuffer: str = option(
+        "auto",
+        "`auto`: on a model slower than real time, hold a sentence's first audio until the "
+        "rest can follow without a gap; `off`: send audio as it comes",
+        flag="--prebuffer",
+        commands=SPEAKING,
+        choices=PREBUFFER_MODES,
+        addon="prebuffer",
+        addon_default="auto",
+        from_addon=addon_choice(PREBUFFER_MODES),
+    )
+    max_prebuffer: float = option(
+        3.0,
+        f"the longest silence prebuffering may leave a client in, 0 to {MAX_PREBUFFER:g} "
+        "seconds (satellites give up after about 5)",
+        flag="--max-prebuffer",
+        commands=SPEAKING,
+        parse=float,
+        metavar="SECONDS",
+        check=prebuffer_check,
+        addon="max_prebuffer",
+        addon_default=3.0,
+        from_addon=addon_number(0.0, MAX_PREBUFFER),
+    )
     max_text_chars: int = option(
         10_000,
         "characters in one request: one `synthesize` (a stream has no total limit)",
@@ -378,6 +419,53 @@ class Settings:
         metavar="BYTES",
         check=at_least(1),
     )
+    remote_urls: tuple[str, ...] = option(
+        (),
+        "base URL of an OpenAI-compatible speech API that speaks for this server, such as "
+        "`http://gpu-box:8091/v1` (repeatable); with one and no model flags, no model is "
+        "loaded here",
+        flag="--remote-url",
+        commands=SPEAKING,
+        group=_REMOTE,
+        kind="append",
+        metavar="URL",
+        convert=remote_urls,
+        shown_default="none",
+        addon="remote_url",
+        addon_default="",
+        from_addon=addon_remote_urls,
+    )
+    remote_token: str | None = option(
+        None,
+        "the API key the remotes ask for, sent as `Authorization: Bearer TOKEN`",
+        flag="--remote-token",
+        commands=SPEAKING,
+        group=_REMOTE,
+        metavar="TOKEN",
+        env="WYOMING_QWEN_TTS_REMOTE_TOKEN",
+        addon="remote_token",
+        addon_default="",
+        from_addon=addon_optional_string,
+    )
+    remote_timeout: float = option(
+        5.0,
+        "seconds a remote may take to send a sentence's first audio, or stay silent within "
+        "it; then the sentence fails (or goes to another remote)",
+        flag="--remote-timeout",
+        commands=SPEAKING,
+        group=_REMOTE,
+        parse=float,
+        metavar="SECONDS",
+        check=positive_seconds,
+    )
+    remote_max_requests: int = option(
+        8,
+        "sentences sent to one remote at once; more wait here, fairly between rooms",
+        flag="--remote-max-requests",
+        group=_REMOTE,
+        parse=int,
+        check=at_least(1),
+    )
     data_dir: Path | None = option(
         None,
         "where models are downloaded",
@@ -388,7 +476,8 @@ class Settings:
     )
     cache_dir: Path | None = option(
         None,
-        "where prepared cloned voices are kept (`prompts/`); the image uses "
+        "where prepared cloned voices (`prompts/`) and quantized weights (`quantized/`) are "
+        "kept; the image uses "
         "`/data/cache/wyoming-qwen-tts`",
         flag="--cache-dir",
         commands=MODELS,
@@ -446,6 +535,10 @@ class Settings:
         return (self.cache_dir or default_cache_dir()) / "sentences"
 
     @property
+    def quantized_cache_dir(self) -> Path:
+        return (self.cache_dir or default_cache_dir()) / "quantized"
+
+    @property
     def lexicon_path(self) -> Path | None:
         """``--lexicon``, else ``lexicon.yaml`` in the voices dir, else None."""
         if self.lexicon is not None:
@@ -455,6 +548,17 @@ class Settings:
 
 OPTIONS = options(Settings)
 """The option table: every field of ``Settings``, in order."""
+
+LOCAL_MODELS = ("custom_voice_model", "base_model")
+"""The fields that load a model here: with a remote, only where they are given."""
+
+
+def remote_leaves_out_models(values: dict[str, object]) -> dict[str, object]:
+    """With a remote (``remote_urls``), the local models nobody asked for are off: the remote
+    speaks. ``values`` holds the fields that were given (flags, or the options file)."""
+    if not values.get("remote_urls"):
+        return values
+    return {**{name: None for name in LOCAL_MODELS}, **values}
 
 
 def default_cache_dir() -> Path:

@@ -79,6 +79,8 @@ class Voice:
     designed: bool = False
     """A cloned voice whose reference clip was rendered from a description."""
     delivery: Delivery = Delivery()
+    remote: bool = False
+    """Spoken by a remote engine's own model (``remote.pool``), not by a model here."""
 
     @property
     def language_codes(self) -> list[str]:

@@ -122,9 +122,11 @@ class _Answer:
             await self._progress.wait()
 
     def close(self, error: str | None = None) -> None:
+        """No more jobs; ``error``, even after the last job was submitted, fails the answer."""
+        if error is not None and self.error is None:
+            self.error = error
         if not self.closed:
             self.closed = True
-            self.error = error
             self.jobs.put_nowait(None)
         self._progress.set()
 
