@@ -277,6 +277,7 @@ async def test_a_remote_killed_mid_answer_gives_error_then_stopped(
 
     names, took = await describe(front)
     assert took < 1.0  # Home Assistant waits 1 s; bench/remote.py measures it against 100 ms
+    assert "ryan" not in names  # its only remote is down
     remote.start()
     assert "ryan" in await wait_for_voices(front, {"ryan"})
     assert audio_of(await one_shot(front, "Back again.", "ryan"))
