@@ -591,6 +591,8 @@ def build_checkpoint(
     seed: int = 0,
     size_tag: str | None = None,
     brief: bool = False,
+    storage_dtype: str | None = None,
+    codec_seed: int | None = None,
 ) -> Path:
     """Write a random-weight Qwen3-TTS checkpoint of ``kind`` and ``size`` into ``out_dir``.
 
@@ -601,8 +603,11 @@ def build_checkpoint(
     CustomVoice checkpoint follows instructions: a tiny checkpoint tagged "1b7" does. A
     ``brief`` checkpoint's talker head gives every code but end-of-speech a zero logit and
     end-of-speech a large one of random sign, so an utterance ends after about two frames
-    instead of running to its frame budget: long texts are then cheap to speak. Returns
-    ``out_dir``.
+    instead of running to its frame budget: long texts are then cheap to speak.
+    ``storage_dtype`` ("float32" | "bfloat16") overrides the size's dtype of the saved weights.
+    With a ``codec_seed`` the codec is initialised from a generator of its own, so checkpoints of
+    any kind built with the same ``codec_seed`` and size have identical codec files, as the
+    published ones do. Returns ``out_dir``.
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
@@ -628,18 +633,23 @@ def build_checkpoint(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     dims = _sizes(size)
-    storage_dtype = getattr(torch, dims["storage_dtype"])
+    if storage_dtype is not None:
+        dims["storage_dtype"] = storage_dtype
+    storage = getattr(torch, dims["storage_dtype"])
 
     tokenizer = _build_text_tokenizer()
-    config = Qwen3TTSConfig(**_model_config(kind, size, speakers, tokenizer, size_tag))
-    codec_config = Qwen3TTSTokenizerV2Config(**_codec_config(size))
+    model_config = _model_config(kind, size, speakers, tokenizer, size_tag)
+    codec_config_kwargs = _codec_config(size)
+    model_config["dtype"] = codec_config_kwargs["dtype"] = dims["storage_dtype"]
+    config = Qwen3TTSConfig(**model_config)
+    codec_config = Qwen3TTSTokenizerV2Config(**codec_config_kwargs)
 
     generator = torch.Generator().manual_seed(seed)
     previous_dtype = torch.get_default_dtype()
     try:
         # Allocate without initialising (HF init and torch.nn.init are skipped), straight in the
         # storage dtype; _init_weights below then sets every parameter from `generator`.
-        torch.set_default_dtype(storage_dtype)
+        torch.set_default_dtype(storage)
         with no_init_weights():
             model = Qwen3TTSForConditionalGeneration(config)
             codec = Qwen3TTSTokenizerV2Model(codec_config)
@@ -648,6 +658,8 @@ def build_checkpoint(
     done = _init_weights(model.talker, "normal", generator, std=dims["init_std"])
     if model.speaker_encoder is not None:
         done |= _init_weights(model.speaker_encoder, "torch", generator)
+    if codec_seed is not None:
+        generator = torch.Generator().manual_seed(codec_seed)
     # The codec encoder (Mimi) also needs activations of about unit size, or every frame
     # quantises to the same codes.
     done |= _init_weights(codec.encoder, "audible", generator)

@@ -10,7 +10,7 @@ import torch
 
 from wyoming_qwen_tts.app.compose import load_options
 from wyoming_qwen_tts.audio.pcm import pcm16_to_float
-from wyoming_qwen_tts.engine.codec import chunk_schedule
+from wyoming_qwen_tts.engine.codec import chunk_schedule, chunk_schedule_for
 from wyoming_qwen_tts.engine.engine import Engine
 from wyoming_qwen_tts.engine.interface import CollectingSink, SynthesisCancelled, SynthesisRequest
 from wyoming_qwen_tts.engine.model import GenerationInput, QwenModel
@@ -70,6 +70,31 @@ def test_streamed_decode_equals_full_decode(custom_voice: QwenModel, sizes: list
     assert np.abs(streamed - full).max() <= 1e-4
 
 
+def test_the_codec_decodes_in_bfloat16_only_with_quantized_weights_on_a_cpu() -> None:
+    from wyoming_qwen_tts.engine.codec import compute_dtype_for
+
+    assert compute_dtype_for("cpu", quantized=False) == torch.float32
+    assert compute_dtype_for("cuda:0", quantized=True) == torch.float32
+    assert compute_dtype_for("cpu", quantized=True) in (torch.float32, torch.bfloat16)
+
+
+@pytest.mark.skipif(
+    not (torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()),
+    reason="this CPU has no bfloat16 units",
+)
+def test_a_bfloat16_codec_streams_close_to_the_full_decode(custom_voice: QwenModel) -> None:
+    from wyoming_qwen_tts.engine.codec import StreamingCodecDecoder
+
+    decoder = custom_voice.wrapper.model.speech_tokenizer.model.decoder
+    codec = StreamingCodecDecoder(decoder, torch.bfloat16)
+    codes = torch.randint(0, 2048, (40, 16), generator=torch.Generator().manual_seed(8))
+    stream = codec.new_stream()
+    streamed = torch.cat([stream.decode(codes[i : i + 8]) for i in range(0, 40, 8)]).numpy()
+    full = full_decode(custom_voice, codes)
+    snr = 10 * np.log10(np.sum(full**2) / np.sum((streamed - full) ** 2))
+    assert np.isfinite(streamed).all() and snr >= 25.0
+
+
 def test_fork_continues_like_the_original(custom_voice: QwenModel) -> None:
     codes = torch.randint(0, 2048, (30, 16), generator=torch.Generator().manual_seed(5))
     primed = custom_voice.codec.new_stream()
@@ -84,6 +109,8 @@ def test_fork_continues_like_the_original(custom_voice: QwenModel) -> None:
 def test_chunk_schedule_starts_small_and_grows() -> None:
     schedule = chunk_schedule()
     assert [next(schedule) for _ in range(7)] == [2, 4, 8, 16, 32, 32, 32]
+    on_cpu = chunk_schedule_for(torch.device("cpu"))
+    assert [next(on_cpu) for _ in range(6)] == [2, 4, 8, 16, 16, 16]
 
 
 def generate_alone(model: QwenModel, text: str, given: GenerationInput, max_frames: int) -> list:
@@ -115,7 +142,8 @@ def test_engine_streams_first_audio_after_two_frames(custom_voice: QwenModel) ->
     engine.synthesize(SynthesisRequest(text=text, voice=premium_voice("ryan")), sink)
     frames = [len(chunk) // (2 * SAMPLES_PER_FRAME) for chunk in sink.chunks]
     assert frames[0] == min(2, sum(frames))
-    assert frames[: len(frames) - 1] == [2, 4, 8, 16, 32, 32, 32][: len(frames) - 1]
+    schedule = chunk_schedule_for(torch.device("cpu"))
+    assert frames[: len(frames) - 1] == [next(schedule) for _ in range(len(frames) - 1)]
     torch.manual_seed(4)
     wavs, _ = custom_voice.wrapper.generate_custom_voice(
         text, speaker="ryan", max_new_tokens=frame_budget(text)

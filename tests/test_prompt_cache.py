@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from wyoming_qwen_tts.app.compose import load_options
+from wyoming_qwen_tts.engine.codec import CodecStream, StreamingCodecDecoder
 from wyoming_qwen_tts.engine.engine import Engine
 from wyoming_qwen_tts.engine.interface import CollectingSink, ModelKind, SynthesisRequest
 from wyoming_qwen_tts.engine.model import QwenModel
@@ -61,6 +62,72 @@ def test_a_second_engine_loads_every_prompt_from_the_cache(base: QwenModel, tmp_
             True, False, "A short sentence, said slowly."
         )  # fmt: skip
         assert speak(first, voice) == speak(second, voice)
+
+
+def test_a_second_engine_primes_cloned_voices_without_decoding_their_references(
+    base: QwenModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = PromptCache(tmp_path / "cache")
+    voices = [clone(tmp_path, "mia", seed=1), clone(tmp_path, "leo", seed=2)]
+    first = Engine({ModelKind.BASE: base}, seed=3, prompt_cache=cache)
+    for voice in voices:
+        first.prepare_voice(voice)
+    assert first.codec_states_computed == 2
+    assert len(list((tmp_path / "cache" / "codec-states").glob("*.pt"))) == 2
+    expected = {voice.name: speak(first, voice) for voice in voices}
+
+    def no_reference_decode(self: CodecStream, codes: torch.Tensor, chunk: int = 16) -> None:
+        raise AssertionError("the reference was decoded again")
+
+    decoded_frames = []
+    decode_into = StreamingCodecDecoder.decode_into
+
+    def counting(self: StreamingCodecDecoder, state: object, codes: torch.Tensor) -> torch.Tensor:
+        decoded_frames.append(codes.shape[0])
+        return decode_into(self, state, codes)
+
+    monkeypatch.setattr(CodecStream, "prime", no_reference_decode)
+    monkeypatch.setattr(StreamingCodecDecoder, "decode_into", counting)
+    second = Engine({ModelKind.BASE: base}, seed=3, prompt_cache=cache)
+    for voice in voices:
+        second.prepare_voice(voice)
+    assert (second.prompts_computed, second.codec_states_computed) == (0, 0)
+    assert decoded_frames == [1, 1]  # one frame each, on a copy: the state fits the decoder
+    for voice in voices:
+        assert speak(second, voice) == expected[voice.name]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"garbage", "torch:{'format': 99}", "torch:{'format': 1, 'carried': {'nope': torch.zeros(2)},"
+     " 'keys': [], 'values': [], 'lengths': []}", "truncated"],
+    ids=["garbage", "other-format", "unknown-module", "wrong-shapes"],
+)  # fmt: skip
+def test_a_bad_codec_state_is_ignored_with_a_warning_and_rewritten(
+    base: QwenModel, tmp_path: Path, content: bytes | str, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = PromptCache(tmp_path / "cache")
+    voice = clone(tmp_path, "mia")
+    reference = Engine({ModelKind.BASE: base}, seed=1, prompt_cache=cache)
+    reference.prepare_voice(voice)
+    [path] = list((tmp_path / "cache" / "codec-states").glob("*.pt"))
+    if content == "truncated":
+        data = torch.load(path, weights_only=True)
+        data["keys"] = [k[..., :1] for k in data["keys"]]
+        torch.save(data, path)
+    elif isinstance(content, str):
+        torch.save(eval(content.removeprefix("torch:")), path)  # noqa: S307 - test data
+    else:
+        path.write_bytes(content)
+    engine = Engine({ModelKind.BASE: base}, seed=1, prompt_cache=cache)
+    with caplog.at_level(logging.WARNING):
+        engine.prepare_voice(voice)
+    assert engine.codec_states_computed == 1
+    assert f"Ignoring the cached codec state {path} (" in caplog.text
+    assert speak(engine, voice) == speak(reference, voice)
+    third = Engine({ModelKind.BASE: base}, prompt_cache=cache)
+    third.prepare_voice(voice)
+    assert third.codec_states_computed == 0
 
 
 def test_the_key_is_the_audio_bytes_the_transcript_and_the_model(

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,11 +18,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from wyoming_qwen_tts.engine.codec import StreamingCodecDecoder
+from wyoming_qwen_tts.engine.codec import StreamingCodecDecoder, compute_dtype_for
 from wyoming_qwen_tts.engine.compat import import_qwen_tts
 from wyoming_qwen_tts.engine.cuda_graphs import CudaGraphs
 from wyoming_qwen_tts.engine.frames import FrameLoop, Prompt, capture_prompt
 from wyoming_qwen_tts.engine.interface import LoadOptions, ModelKind, ModelLoadError
+from wyoming_qwen_tts.engine.memory import (
+    TEXT_EMBEDDING,
+    codec_files_digest,
+    drop_codec_encoder,
+    release_freed_memory,
+    slim_text_embedding,
+)
 from wyoming_qwen_tts.engine.quantize import Kernels, Quantizer, cache_file, check_kernels
 from wyoming_qwen_tts.engine.sampling import SamplingParams
 
@@ -70,13 +79,17 @@ class QwenModel:
         max_batch: int = 1,
         quantizer: Quantizer | None = None,
         weights: str = "",
+        codec: SharedCodec | None = None,
     ) -> None:
+        """``codec``: the codec this checkpoint shares with others (``share_codec``); None: its
+        own."""
         self.wrapper = wrapper
         self.source = source
         self.weights = weights
         """What identifies the checkpoint's files (see ``weights_fingerprint``); "" if unknown."""
         self.kind = ModelKind(wrapper.model.tts_model_type)
-        self.codec = StreamingCodecDecoder(wrapper.model.speech_tokenizer.model.decoder)
+        self._shared_codec = codec or SharedCodec(wrapper.model.speech_tokenizer)
+        self.codec = self._shared_codec.decoder
         self.frames = FrameLoop(wrapper.model, max_batch=max_batch, quantizer=quantizer)
 
     @classmethod
@@ -115,13 +128,17 @@ class QwenModel:
         wrapper.model.eval()
         if device != "cpu":
             wrapper.model.speech_tokenizer.model.float()  # a bf16 codec gave NaN/silence elsewhere
+        weights_file = _weights_file(source, options)
+        slim_text_embedding(wrapper.model.talker, weights_file, rounding_allowed=kernels is not None)
+        codec = share_codec(wrapper, source, options, device)
         weights = weights_fingerprint(source, options)
         quantizer = None
         if kernels is not None:
             quantizer = _quantizer(wrapper.model.talker, source, weights, options, kernels)
-        model = cls(wrapper, source, options.max_batch, quantizer, weights)
+        model = cls(wrapper, source, options.max_batch, quantizer, weights, codec)
         if device.startswith("cuda") and options.cuda_graphs:
             model.frames.graphs = _capture_graphs(model.frames, model.subtalker_params())
+        release_freed_memory()  # the float weights that fused or quantized layers replaced
         _LOGGER.info(
             "Loaded %s (%s, %s) in %.1f s",
             source,
@@ -218,6 +235,79 @@ class QwenModel:
         if self.kind is ModelKind.CUSTOM_VOICE:
             kwargs["speakers"] = [given.speaker]
         return kwargs
+
+
+class SharedCodec:
+    """A speech tokenizer (the codec) and its streaming decoder, held by every loaded checkpoint
+    whose codec files are identical; it is freed with the last of them."""
+
+    def __init__(self, speech_tokenizer: Any, compute_dtype: torch.dtype = torch.float32) -> None:
+        self.speech_tokenizer = speech_tokenizer
+        self.decoder = StreamingCodecDecoder(speech_tokenizer.model.decoder, compute_dtype)
+        self.encodes = False
+        """Whether a Base checkpoint holds it: only Base encodes audio (its clone references)."""
+
+
+_CODECS: weakref.WeakValueDictionary[str, SharedCodec] = weakref.WeakValueDictionary()
+_CODECS_LOCK = threading.Lock()
+
+
+def share_codec(wrapper: Any, source: str, options: LoadOptions, device: str) -> SharedCodec:
+    """The codec for a newly loaded checkpoint: that of a loaded checkpoint with identical codec
+    files where there is one (``wrapper``'s own is then freed), else its own. The codec's encoder
+    is freed while no Base checkpoint holds it."""
+    model = wrapper.model
+    own = model.speech_tokenizer
+    encodes = ModelKind(model.tts_model_type) is ModelKind.BASE
+    config = _checkpoint_file(source, options, "speech_tokenizer/config.json")
+    digest = codec_files_digest(config.parent) if config is not None else ""
+    dtype = next(own.model.parameters()).dtype
+    compute = compute_dtype_for(device, options.quantize != "none")
+    key = f"{digest} {device} {dtype} {compute}"
+    with _CODECS_LOCK:
+        shared = _CODECS.get(key) if digest else None
+        if shared is None:
+            shared = SharedCodec(own, compute)
+            if digest:
+                _CODECS[key] = shared
+        else:
+            _LOGGER.info("%s has the same codec as a loaded checkpoint: they share it", source)
+            if encodes and shared.speech_tokenizer.model.encoder is None:
+                shared.speech_tokenizer.model.encoder = own.model.encoder
+            model.speech_tokenizer = shared.speech_tokenizer
+            del own
+            release_freed_memory()
+        shared.encodes |= encodes
+        if not shared.encodes:
+            drop_codec_encoder(shared.speech_tokenizer)
+    return shared
+
+
+def _checkpoint_file(source: str, options: LoadOptions, name: str) -> Path | None:
+    """A file of a checkpoint (a local folder, or a Hub id's cached snapshot); None where it is
+    not found."""
+    folder = Path(source)
+    if folder.is_dir():
+        return folder / name if (folder / name).is_file() else None
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        path = try_to_load_from_cache(source, name, cache_dir=options.cache_dir)
+    except Exception:  # noqa: BLE001 - an unusual cache only costs memory
+        return None
+    return Path(path) if isinstance(path, str) else None
+
+
+def _weights_file(source: str, options: LoadOptions) -> Path | None:
+    """The checkpoint's weight file that holds the text embedding."""
+    index = _checkpoint_file(source, options, "model.safetensors.index.json")
+    if index is None:
+        return _checkpoint_file(source, options, "model.safetensors")
+    try:
+        name = json.loads(index.read_text())["weight_map"][TEXT_EMBEDDING]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return _checkpoint_file(source, options, name)
 
 
 def _quantizer(

@@ -1,4 +1,5 @@
-"""Clone prompts kept on disk, so that a restart prepares no cloned voice twice.
+"""Clone prompts and primed codec states kept on disk, so that a restart prepares no cloned
+voice twice.
 
 A clone prompt (``qwen_tts.VoiceClonePromptItem``: the reference's codec codes, the speaker
 embedding, two mode flags and the transcript) costs a pass of the codec encoder and the speaker
@@ -6,9 +7,14 @@ encoder over the reference. It depends only on the reference file's bytes, the t
 the model (its weights, device type, dtype and the qwen-tts code), so those are the key:
 ``<folder>/<sha256 of the key>.pt``.
 
+A voice's primed codec state (``codec.CodecStream.state_dict``: what decoding the reference's
+codes leaves in the codec decoder, its left context for the voice's speech) costs a decode of the
+whole reference, about 25 s for a 30 s clip on a CPU. It is kept under ``codec-states/``, keyed
+like the prompt with the codec's own identity added to the model's.
+
 A file holds a plain dict of tensors and primitives, written with ``torch.save`` and read with
 ``torch.load(weights_only=True)``, so a planted file cannot run code. A file that cannot be read
-or does not hold a valid prompt is logged, ignored and rewritten.
+or does not hold a valid prompt or state is logged, ignored and rewritten.
 """
 
 from __future__ import annotations
@@ -30,7 +36,8 @@ FORMAT = 1
 
 
 class PromptCache:
-    """Clone prompts in one folder (created on first write)."""
+    """Clone prompts in one folder, and their codec states in a folder inside it (created on
+    first write)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -49,6 +56,9 @@ class PromptCache:
     def path(self, key: str) -> Path:
         return self.folder / f"{key}.pt"
 
+    def codec_state_path(self, key: str) -> Path:
+        return self.folder / "codec-states" / f"{key}.pt"
+
     def load(self, key: str, item_class: type, device: torch.device) -> Any | None:
         """The prompt stored under ``key`` as an ``item_class`` on ``device``, or None when there
         is none or it is unusable (logged)."""
@@ -60,7 +70,9 @@ class PromptCache:
             fields = _validated(data)
         except Exception as err:  # noqa: BLE001 - any unreadable file means: compute it again
             _LOGGER.warning(
-                "Ignoring the cached clone prompt %s (%s); computing it again", path, _reason(err)
+                "Ignoring the cached clone prompt %s (%s); computing it again",
+                path,
+                unusable_reason(err),
             )
             return None
         ref_code = fields["ref_code"]
@@ -82,26 +94,55 @@ class PromptCache:
             "icl_mode": bool(item.icl_mode),
             "ref_text": item.ref_text,
         }
+        _write(self.path(key), data, "clone prompt")
+
+    def load_codec_state(self, key: str) -> dict[str, Any] | None:
+        """The plain data stored under ``key`` by ``store_codec_state``, or None when there is
+        none or it cannot be read (logged). The codec checks that it fits."""
+        path = self.codec_state_path(key)
+        if not path.is_file():
+            return None
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
-            try:
-                with os.fdopen(handle, "wb") as file:
-                    torch.save(data, file)
-                os.replace(temporary, self.path(key))
-            except BaseException:
-                Path(temporary).unlink(missing_ok=True)
-                raise
-        except OSError as err:
+            data = torch.load(path, map_location="cpu", weights_only=True)
+            if not isinstance(data, dict):
+                raise ValueError("not a codec state")
+        except Exception as err:  # noqa: BLE001 - any unreadable file means: decode it again
             _LOGGER.warning(
-                "Cannot keep the clone prompt in %s (%s); it will be computed again at the next "
-                "start (set --cache-dir to a writable folder)",
-                self.folder,
-                err,
+                "Ignoring the cached codec state %s (%s); decoding the reference again",
+                path,
+                unusable_reason(err),
             )
+            return None
+        return data
+
+    def store_codec_state(self, key: str, data: dict[str, Any]) -> None:
+        """Writes a codec state (``CodecStream.state_dict``) under ``key`` atomically; a failure
+        is logged, not raised."""
+        _write(self.codec_state_path(key), data, "codec state")
 
 
-def _reason(err: Exception) -> str:
+def _write(path: Path, data: dict[str, Any], what: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        try:
+            with os.fdopen(handle, "wb") as file:
+                torch.save(data, file)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+    except OSError as err:
+        _LOGGER.warning(
+            "Cannot keep the %s in %s (%s); it will be computed again at the next start (set "
+            "--cache-dir to a writable folder)",
+            what,
+            path.parent,
+            err,
+        )
+
+
+def unusable_reason(err: Exception) -> str:
     """One line on why a cache file was unusable."""
     if isinstance(err, pickle.UnpicklingError):
         return "it is not plain data: loading it would run code"
