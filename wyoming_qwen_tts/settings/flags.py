@@ -14,7 +14,8 @@ from pathlib import Path
 
 from wyoming_qwen_tts.settings.option import SPEAKING, Option
 from wyoming_qwen_tts.settings.options_file import file_values
-from wyoming_qwen_tts.settings.settings import OPTIONS, Settings, remote_leaves_out_models
+from wyoming_qwen_tts.settings.remote_options import remote_leaves_out_models
+from wyoming_qwen_tts.settings.settings import OPTIONS, Settings
 
 _COMMAND = "settings_command"
 _NEGATED = "negated:"

@@ -16,7 +16,8 @@ from typing import Any
 import yaml
 
 from wyoming_qwen_tts.settings.option import AddonContext, Option
-from wyoming_qwen_tts.settings.settings import LOCAL_MODELS, OPTIONS, Settings, remote_leaves_out_models
+from wyoming_qwen_tts.settings.remote_options import LOCAL_MODELS, remote_leaves_out_models
+from wyoming_qwen_tts.settings.settings import OPTIONS, Settings
 
 FILE_OPTIONS: tuple[Option, ...] = tuple(o for o in OPTIONS if o.addon is not None)
 """The options an options file sets."""

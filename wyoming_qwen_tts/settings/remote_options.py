@@ -47,3 +47,15 @@ def addon_remote_urls(label: str, value: Any, context: AddonContext | None = Non
         return remote_urls([part for part in re.split(r"[,\s]+", value) if part])
     except ValueError as err:
         raise ValueError(f"{label}: {err}") from None
+
+
+LOCAL_MODELS = ("custom_voice_model", "base_model")
+"""The fields that load a model here: with a remote, only where they are given."""
+
+
+def remote_leaves_out_models(values: dict[str, object]) -> dict[str, object]:
+    """With a remote (``remote_urls``), the local models nobody asked for are off: the remote
+    speaks. ``values`` holds the fields that were given (flags, or the options file)."""
+    if not values.get("remote_urls"):
+        return values
+    return {**{name: None for name in LOCAL_MODELS}, **values}

@@ -9,37 +9,22 @@ configuration table are generated from these declarations.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from wyoming_qwen_tts.settings.option import (
-    DESIGN,
-    MODELS,
-    SERVE,
-    SPEAKING,
-    addon_boolean,
-    addon_choice,
-    addon_language,
-    addon_number,
-    addon_optional_string,
-    addon_string,
-    at_least,
-    device_check,
-    option,
-    optional_model,
-    options,
-    port_check,
-    positive_seconds,
-    zero_or_more_seconds,
+from wyoming_qwen_tts.settings.option import (  # fmt: skip
+    DESIGN, MODELS, SERVE, SPEAKING, addon_boolean, addon_choice, addon_language, addon_number,
+    addon_optional_string, addon_string, at_least, device_check, option, optional_model, options,
+    port_check, positive_seconds, zero_or_more_seconds
 )
-from wyoming_qwen_tts.settings.delivery_options import (
-    DEFAULT_TARGET_LUFS,
-    MAX_SPEED,
-    MIN_SPEED,
-    LoudnessTarget,
-    loudness_target,
-    speed_check,
+from wyoming_qwen_tts.settings.delivery_options import (  # fmt: skip
+    DEFAULT_TARGET_LUFS, MAX_SPEED, MIN_SPEED, LoudnessTarget, loudness_target, speed_check
+)
+from wyoming_qwen_tts.settings.cache_paths import CachePaths
+from wyoming_qwen_tts.settings.model_options import (  # fmt: skip
+    DEFAULT_BASE_MODEL, DEFAULT_CUSTOM_VOICE_MODEL, DEFAULT_VOICE_DESIGN_MODEL, DTYPES,
+    MAX_PREBUFFER, MODEL_SIZES, PREBUFFER_MODES, QUANTIZE_SCHEMES, model_ids, model_of_size,
+    prebuffer_check
 )
 from wyoming_qwen_tts.settings.remote_options import addon_remote_urls, remote_urls
 from wyoming_qwen_tts.settings.voice_options import read_cloned_voices, read_styles
@@ -48,35 +33,7 @@ from wyoming_qwen_tts.voices.styles import Style
 from wyoming_qwen_tts.voices.voice import ClonedVoice, Voice
 
 DEFAULT_URI = "tcp://0.0.0.0:10200"
-DEFAULT_CUSTOM_VOICE_MODEL = "Qwen/Qwen3-TTS-12Hz-0.6B-CustomVoice"
-DEFAULT_BASE_MODEL = "Qwen/Qwen3-TTS-12Hz-0.6B-Base"
-DEFAULT_VOICE_DESIGN_MODEL = "Qwen/Qwen3-TTS-12Hz-1.7B-VoiceDesign"
 DEFAULT_ZEROCONF_NAME = "qwen3-tts"
-DTYPES = ("auto", "float32", "bfloat16", "float16")
-QUANTIZE_SCHEMES = ("none", "int8", "int4")
-MODEL_SIZES = ("0.6B", "1.7B")
-PREBUFFER_MODES = ("auto", "off")
-MAX_PREBUFFER = 10.0
-
-
-def prebuffer_check(value: float) -> str | None:
-    if 0.0 <= value <= MAX_PREBUFFER:
-        return None
-    return f"must be 0 to {MAX_PREBUFFER:g} seconds, got {value:g}"
-
-
-def model_ids(size: str) -> tuple[str, str]:
-    """The official (CustomVoice, Base) Hugging Face ids of one model size."""
-    if size not in MODEL_SIZES:
-        raise ValueError(f"model size '{size}' is not one of {', '.join(MODEL_SIZES)}")
-    return f"Qwen/Qwen3-TTS-12Hz-{size}-CustomVoice", f"Qwen/Qwen3-TTS-12Hz-{size}-Base"
-
-
-def _model_of_size(index: int):  # noqa: ANN202 - an options-file reader (settings.option)
-    choose = addon_choice(MODEL_SIZES)
-    return lambda label, value, context: model_ids(choose(label, value))[index]
-
-
 _LIMITS = "limits"
 _DELIVERY = "speech: speed, pauses, loudness, pronunciation, repeats"
 _HTTP = "HTTP: web page and speech API"
@@ -84,7 +41,7 @@ _REMOTE = "remote engines: vLLM-Omni or other servers of ours"
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(CachePaths):
     uri: str = option(
         DEFAULT_URI,
         "where to listen: `tcp://HOST:PORT`, `unix://PATH` or `stdio://`",
@@ -99,7 +56,7 @@ class Settings:
         convert=optional_model,
         addon="model_size",
         addon_default="0.6B",
-        from_addon=_model_of_size(0),
+        from_addon=model_of_size(0),
     )
     base_model: str | None = option(
         DEFAULT_BASE_MODEL,
@@ -110,7 +67,7 @@ class Settings:
         convert=optional_model,
         addon="model_size",
         addon_default="0.6B",
-        from_addon=_model_of_size(1),
+        from_addon=model_of_size(1),
     )
     voice_design_model: str = option(
         DEFAULT_VOICE_DESIGN_MODEL,
@@ -523,22 +480,6 @@ class Settings:
         return [voice.as_voice() for voice in self.cloned_voices]
 
     @property
-    def prompt_cache_dir(self) -> Path:
-        return (self.cache_dir or default_cache_dir()) / "prompts"
-
-    @property
-    def loudness_cache_dir(self) -> Path:
-        return (self.cache_dir or default_cache_dir()) / "loudness"
-
-    @property
-    def audio_cache_dir(self) -> Path:
-        return (self.cache_dir or default_cache_dir()) / "sentences"
-
-    @property
-    def quantized_cache_dir(self) -> Path:
-        return (self.cache_dir or default_cache_dir()) / "quantized"
-
-    @property
     def lexicon_path(self) -> Path | None:
         """``--lexicon``, else ``lexicon.yaml`` in the voices dir, else None."""
         if self.lexicon is not None:
@@ -548,21 +489,3 @@ class Settings:
 
 OPTIONS = options(Settings)
 """The option table: every field of ``Settings``, in order."""
-
-LOCAL_MODELS = ("custom_voice_model", "base_model")
-"""The fields that load a model here: with a remote, only where they are given."""
-
-
-def remote_leaves_out_models(values: dict[str, object]) -> dict[str, object]:
-    """With a remote (``remote_urls``), the local models nobody asked for are off: the remote
-    speaks. ``values`` holds the fields that were given (flags, or the options file)."""
-    if not values.get("remote_urls"):
-        return values
-    return {**{name: None for name in LOCAL_MODELS}, **values}
-
-
-def default_cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/wyoming-qwen-tts``, else ``~/.cache/wyoming-qwen-tts`` (the image sets
-    XDG_CACHE_HOME to /data/cache, the add-on's persistent folder)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "wyoming-qwen-tts"
