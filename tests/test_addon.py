@@ -35,7 +35,8 @@ from wyoming_qwen_tts import __version__
 from wyoming_qwen_tts.app.compose import load_options
 from wyoming_qwen_tts.settings.option import DEVICE_PATTERN
 from wyoming_qwen_tts.settings.options_file import OPTION_DEFAULTS, settings_from_options
-from wyoming_qwen_tts.settings.settings import DTYPES, MODEL_SIZES, QUANTIZE_SCHEMES, Settings
+from wyoming_qwen_tts.settings.model_options import DTYPES, MODEL_SIZES, QUANTIZE_SCHEMES
+from wyoming_qwen_tts.settings.settings import Settings
 from wyoming_qwen_tts.text.languages import LANGUAGES
 from wyoming_qwen_tts.voices.voice import VOICE_NAME_PATTERN
 

@@ -15,7 +15,8 @@ from wyoming.info import Describe, Info
 from wyoming_qwen_tts.cli.main import parse_args
 from wyoming_qwen_tts.settings.flags import given_fields, settings_from_args
 from wyoming_qwen_tts.settings.options_file import OPTION_DEFAULTS, settings_from_options
-from wyoming_qwen_tts.settings.settings import DEFAULT_URI, Settings, model_ids
+from wyoming_qwen_tts.settings.model_options import model_ids
+from wyoming_qwen_tts.settings.settings import DEFAULT_URI, Settings
 from wyoming_qwen_tts.voices.files import collect_clone_voices
 from wyoming_qwen_tts.voices.styles import Style
 from wyoming_qwen_tts.voices.voice import ClonedVoice

@@ -22,13 +22,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from wyoming_qwen_tts.engine.saving import save_atomically
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -123,15 +123,7 @@ class PromptCache:
 
 def _write(path: Path, data: dict[str, Any], what: str) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as file:
-                torch.save(data, file)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        save_atomically(data, path)
     except OSError as err:
         _LOGGER.warning(
             "Cannot keep the %s in %s (%s); it will be computed again at the next start (set "

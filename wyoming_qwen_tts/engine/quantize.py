@@ -24,10 +24,8 @@ import ctypes
 import hashlib
 import json
 import logging
-import os
 import platform
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +34,7 @@ from torch import nn
 
 from wyoming_qwen_tts.engine.interface import ModelLoadError
 from wyoming_qwen_tts.engine.layers import Projection, fused_linear
+from wyoming_qwen_tts.engine.saving import save_atomically
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -354,15 +353,7 @@ class Quantizer:
         folder = self.cache_file.parent
         data = {"format": FORMAT, "scheme": self.scheme, "layers": self._layers}
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")
-            try:
-                with os.fdopen(handle, "wb") as file:
-                    torch.save(data, file)
-                os.replace(temporary, self.cache_file)
-            except BaseException:
-                Path(temporary).unlink(missing_ok=True)
-                raise
+            save_atomically(data, self.cache_file)
         except OSError as err:
             _LOGGER.warning(
                 "Cannot keep the quantized weights in %s (%s); they will be quantized again at the "

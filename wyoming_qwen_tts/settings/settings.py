@@ -23,8 +23,7 @@ from wyoming_qwen_tts.settings.delivery_options import (  # fmt: skip
 from wyoming_qwen_tts.settings.cache_paths import CachePaths
 from wyoming_qwen_tts.settings.model_options import (  # fmt: skip
     DEFAULT_BASE_MODEL, DEFAULT_CUSTOM_VOICE_MODEL, DEFAULT_VOICE_DESIGN_MODEL, DTYPES,
-    MAX_PREBUFFER, MODEL_SIZES, PREBUFFER_MODES, QUANTIZE_SCHEMES, model_ids, model_of_size,
-    prebuffer_check
+    MAX_PREBUFFER, PREBUFFER_MODES, QUANTIZE_SCHEMES, model_of_size, prebuffer_check
 )
 from wyoming_qwen_tts.settings.remote_options import addon_remote_urls, remote_urls
 from wyoming_qwen_tts.settings.voice_options import read_cloned_voices, read_styles

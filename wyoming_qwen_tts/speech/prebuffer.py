@@ -23,7 +23,7 @@ import math
 from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass
 
-from wyoming_qwen_tts.text.lexicon import is_cjk
+from wyoming_qwen_tts.text.lexicon import spoken_characters
 
 SPEED_TIME_CONSTANT = 20.0
 """Wall seconds of work after which an observation of a model's speed weighs 1/e as much."""
@@ -80,16 +80,7 @@ def hold_seconds(lead: float, ahead: float, max_silence: float, margin: float = 
 def spoken_seconds(text: str) -> tuple[float, str]:
     """The seconds ``text`` takes to say at a normal pace, before anything is learned, and its
     script class (``CJK`` when most of what is spoken is Han, kana or Hangul, else ``OTHER``)."""
-    letters = digits = cjk = 0
-    for ch in text:
-        if not ch.isalnum():
-            continue
-        if is_cjk(ch):
-            cjk += 1
-        elif ch.isdigit():
-            digits += 1
-        else:
-            letters += 1
+    letters, digits, cjk = spoken_characters(text)
     seconds = letters * SECONDS_PER_LETTER + digits * SECONDS_PER_DIGIT + cjk * SECONDS_PER_CJK
     return seconds, CJK if cjk > letters + digits else OTHER
 

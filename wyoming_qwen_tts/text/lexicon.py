@@ -111,6 +111,22 @@ def is_cjk(ch: str) -> bool:
     return _CJK.match(ch) is not None
 
 
+def spoken_characters(text: str) -> tuple[int, int, int]:
+    """The letters, digits and Han, kana or Hangul characters of ``text``: what takes time to
+    say (the rest counts nothing)."""
+    letters = digits = cjk = 0
+    for ch in text:
+        if not ch.isalnum():
+            continue
+        if is_cjk(ch):
+            cjk += 1
+        elif ch.isdigit():
+            digits += 1
+        else:
+            letters += 1
+    return letters, digits, cjk
+
+
 STRONG_TERMINATORS = "!?‼⁇⁈⁉"
 WEAK_TERMINATORS = ".…"
 CJK_TERMINATORS = "。！？；．｡"

@@ -76,7 +76,7 @@ from wyoming_qwen_tts.text.lexicon import (
     NUMBER_ABBREVIATIONS,
     STRONG_TERMINATORS,
     TERMINATORS,
-    is_cjk,
+    spoken_characters,
     is_spaceless,
 )
 
@@ -359,16 +359,7 @@ def frame_budget(text: str, frames_per_second: float = 12.5) -> int:
     """
     if not frames_per_second > 0:
         raise ValueError(f"frames_per_second must be positive, not {frames_per_second!r}")
-    letters = digits = cjk = 0
-    for ch in text:
-        if not ch.isalnum():
-            continue
-        if is_cjk(ch):
-            cjk += 1
-        elif ch.isdigit():
-            digits += 1
-        else:
-            letters += 1
+    letters, digits, cjk = spoken_characters(text)
     # In hundredths of a second, so the result does not depend on float rounding of the rates.
     centiseconds = 200 + 13 * letters + 35 * digits + 45 * cjk
     return math.ceil(centiseconds * frames_per_second / 100)
