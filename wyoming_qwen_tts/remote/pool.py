@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Callable, Hashable
 
 from wyoming_qwen_tts.engine.interface import SynthesisCancelled, SynthesisRequest
 from wyoming_qwen_tts.remote.server import RemoteError, RemoteServer, RemoteUnavailable
+from wyoming_qwen_tts.scheduling.scheduler import DONE, queued_audio
 from wyoming_qwen_tts.voices.voice import Voice
 
 _LOGGER = logging.getLogger(__name__)
@@ -35,8 +36,6 @@ HOMES = 4096
 does not move an answer to another remote."""
 BACKOFF_S = (0.5, 10.0)
 """The first and the longest wait before a down remote is tried again (doubling between)."""
-
-_DONE = object()
 
 
 class RemoteJob:
@@ -63,13 +62,9 @@ class RemoteJob:
             self.task.cancel()
         self._items.put_nowait(SynthesisCancelled())
 
-    async def audio(self) -> AsyncIterator[bytes]:
+    def audio(self) -> AsyncIterator[bytes]:
         """The sentence's PCM as the remote sends it; raises what went wrong."""
-        while (item := await self._items.get()) is not _DONE:
-            if isinstance(item, BaseException):
-                raise item
-            assert isinstance(item, bytes)
-            yield item
+        return queued_audio(self._items)
 
     def _put(self, item: object) -> None:
         if not self._cancelled:
@@ -286,7 +281,7 @@ class RemotePool:
             async for pcm in server.speak(job.request):
                 sent = True
                 job._put(pcm)
-            job._put(_DONE)
+            job._put(DONE)
         except (RemoteUnavailable, RemoteError) as err:
             if isinstance(err, RemoteUnavailable):
                 _LOGGER.warning("Remote %s failed: %s", server.url, err)

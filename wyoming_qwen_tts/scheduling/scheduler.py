@@ -25,7 +25,17 @@ from wyoming_qwen_tts.engine.interface import SynthesisBackend, SynthesisCancell
 
 _LOGGER = logging.getLogger(__name__)
 
-_DONE = object()
+DONE = object()
+"""Put after a job's last audio (``queued_audio``)."""
+
+
+async def queued_audio(items: asyncio.Queue[object]) -> AsyncIterator[bytes]:
+    """A job's PCM from its queue until ``DONE``; an exception in the queue is raised."""
+    while (item := await items.get()) is not DONE:
+        if isinstance(item, BaseException):
+            raise item
+        assert isinstance(item, bytes)
+        yield item
 
 
 class SpeechJob(Protocol):
@@ -71,16 +81,12 @@ class Job:
     def cancel(self) -> None:
         self._cancel.set()
 
-    async def audio(self) -> AsyncIterator[bytes]:
+    def audio(self) -> AsyncIterator[bytes]:
         """The job's PCM as it is produced; raises what synthesis raised."""
-        while (item := await self._items.get()) is not _DONE:
-            if isinstance(item, BaseException):
-                raise item
-            assert isinstance(item, bytes)
-            yield item
+        return queued_audio(self._items)
 
     def _finish(self, error: BaseException | None = None) -> None:
-        self._put(_DONE if error is None else error)
+        self._put(DONE if error is None else error)
 
     def _put(self, item: object) -> None:
         try:
